@@ -332,7 +332,9 @@ def restore_checkpoint(ckpt, prefix, command_hint):
         raise UserError(f"cannot read checkpoint {prefix}: {_first_line(exc)}") from None
     # Compare shapes before loading: TF's own mismatch error is a page long.
     expected = _checkpoint_shapes(ckpt)
-    for key, shape in expected.items():
+    # The network's own variables first: naming W or the LSTM kernel says more
+    # than naming Adam's moment for it.
+    for key, shape in sorted(expected.items(), key=lambda kv: (kv[0].startswith("optimizer"), kv[0])):
         if key not in saved:
             raise UserError(f"checkpoint {prefix} has no variable {_short(key)}; it was not written by this script")
         if list(saved[key]) != list(shape):
@@ -767,13 +769,19 @@ def log_metrics(metrics, log=print):
     log("")
 
 
+def say(line):
+    """Print a line of the log at once, even into a pipe or a file."""
+    print(line, flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    # Ctrl-C and SIGTERM end the run through one path (below) that discards
+    # what this run staged and leaves earlier results alone.
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     progress = {"epoch": None, "of": args.epochs}
     try:
-        run(args, progress)
+        run(args, progress, log=say)
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.status
@@ -786,6 +794,9 @@ def main(argv=None):
         print(f"{PROG}: {signal.Signals(exc.signum).name} {where}; stopped, nothing written, "
               f"earlier results in {args.out} untouched", file=sys.stderr)
         return 128 + exc.signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0
 
 

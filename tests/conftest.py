@@ -1,0 +1,50 @@
+"""Shared helpers: the script's folder on sys.path, and running its command line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SCRIPT = ROOT / "sine_wave.py"
+
+
+def script_env(**extra):
+    """The environment of a user on a machine with no display."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    env.pop("PYTHONUNBUFFERED", None)  # the script must flush its own log lines
+    env.update(extra)
+    return env
+
+
+def run_script(*args, cwd=None, timeout=300, **env):
+    """Run `python sine_wave.py ARGS` as a user would; return the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        cwd=cwd, env=script_env(**env), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def snapshot(folder):
+    """{relative path: bytes} of every file under `folder`."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """One default run of the command line (100 epochs), shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("trained") / "output"
+    proc = run_script("--no-show", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return proc, out
+
+
+@pytest.fixture(scope="session")
+def tf():
+    import sine_wave
+
+    return sine_wave.import_tensorflow()
