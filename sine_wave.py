@@ -36,6 +36,7 @@ import signal
 import sys
 import tempfile
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -132,6 +133,8 @@ _TF_NOISE = re.compile(
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|computation placer already registered"
     r"|TF-TRT Warning"
+    r"|XLA service .* initialized for platform|StreamExecutor (device )?[\[(]\d+[\])]: Host"
+    r"|Compiled cluster using XLA"
 )
 
 
@@ -159,15 +162,22 @@ def import_tensorflow():
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
+    # Notices about the libraries' own future APIs are for their developers,
+    # not for someone running this script; anything else still shows.
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(tensorflow|keras|matplotlib|absl)\b")
     try:
         with _filtered_stderr(_TF_NOISE):
             import tensorflow as tf
 
             tf.config.list_logical_devices()  # device start-up (cuInit) happens here
-    except ImportError as exc:
+            # XLA announces itself on its first compile (TF 2.16 prints that at
+            # INFO level whatever TF_CPP_MIN_LOG_LEVEL says): let it do so here.
+            tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True)()
+    except Exception as exc:  # ImportError, or a broken install failing its own way
         raise UserError(
-            f"cannot import TensorFlow ({exc}); install it with: "
-            "pip install -r requirements.txt"
+            f"cannot import TensorFlow ({type(exc).__name__}: {_first_line(exc)}); "
+            "install it with: pip install -r requirements.txt"
         ) from None
     return tf
 
@@ -515,9 +525,12 @@ def _interactive_pyplot():
 # figures and metrics exactly as they were.
 # ---------------------------------------------------------------------------
 class Staging:
+    PREFIX = ".sine_wave-"
+
     def __init__(self, out):
         self.out = out
-        self.dir = tempfile.mkdtemp(prefix=".sine_wave-", dir=out)
+        _remove_stale_staging(out)
+        self.dir = tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=out)
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -534,6 +547,26 @@ class Staging:
 
     def discard(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _remove_stale_staging(out):
+    """Remove scratch folders left by runs that were killed (kill -9, power cut)."""
+    for name in os.listdir(out):
+        match = re.fullmatch(re.escape(Staging.PREFIX) + r"(\d+)-\w+", name)
+        if match and not _process_alive(int(match[1])):
+            shutil.rmtree(os.path.join(out, name), ignore_errors=True)
+
+
+def _process_alive(pid):
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would signal it there: leave the folder be
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but not ours to signal
+    return True
 
 
 @contextlib.contextmanager

@@ -1,0 +1,222 @@
+"""Hard to misuse: bad options, bad checkpoints, interruptions and a quiet console.
+
+Each case runs the real command line in a temporary folder and checks the exit
+status, a one-line message naming the problem, no traceback, and that files
+that were there before are byte-identical after.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT, SCRIPT, run_script, script_env, snapshot
+
+CKPT = "sine-wave-rnn-10-10-0"
+
+
+@pytest.fixture
+def earlier(trained, tmp_path):
+    """A folder holding a good earlier run's results, and its snapshot."""
+    _, out = trained
+    folder = tmp_path / "output"
+    shutil.copytree(out, folder)
+    return folder, snapshot(folder)
+
+
+def one_line_error(proc, status, *fragments):
+    assert proc.returncode == status, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--epochs", "ten"], ["--epochs", "'ten'", "whole number >= 0"]),
+        (["--epochs", "2.5"], ["--epochs", "'2.5'", "whole number"]),
+        (["--epochs", "-1"], ["--epochs", "'-1'", ">= 0"]),
+        (["--hidden", "0"], ["--hidden", "'0'", ">= 1"]),
+        (["--hidden", "many"], ["--hidden", "'many'"]),
+        (["--seq-width", "0"], ["--seq-width", "'0'", ">= 1"]),
+        (["--lag", "-3"], ["--lag", "'-3'", ">= 0"]),
+        (["--seed", "x"], ["--seed", "'x'"]),
+        (["--lag", "620", "--seq-width", "10"], ["--lag 620", "--seq-width 10", "at most 628"]),
+        (["--seq-width", "700"], ["--seq-width 700", "at most 628"]),
+        (["--lr-schedule", "cosine"], ["--lr-schedule", "'cosine'", "as-written", "stepped"]),
+        (["--bogus"], ["--bogus"]),
+    ],
+)
+def test_bad_option_values(earlier, args, fragments):
+    folder, before = earlier
+    proc = run_script(*args, "--out", folder)
+    one_line_error(proc, 2, *fragments)
+    assert proc.stdout == ""
+    assert snapshot(folder) == before
+
+
+def test_out_is_a_file(tmp_path):
+    target = tmp_path / "results.txt"
+    target.write_text("keep me")
+    line = one_line_error(run_script("--out", target), 2, "--out", str(target), "not a folder")
+    assert target.read_text() == "keep me", line
+
+
+def test_out_cannot_be_created(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_error(run_script("--out", blocker / "sub"), 2, "--out", "cannot write", str(blocker / "sub"))
+
+
+def test_out_cannot_be_written(tmp_path):
+    if os.geteuid() == 0:
+        # Root writes through permission bits; a read-only file system still stops it.
+        target = "/proc/sine-wave-test"
+    else:
+        target = tmp_path / "locked"
+        target.mkdir()
+        target.chmod(0o500)
+    one_line_error(run_script("--out", target), 2, "--out", "cannot write", str(target))
+
+
+def test_restore_without_a_checkpoint(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    line = one_line_error(run_script("--restore", "--out", folder), 1,
+                          str(folder / CKPT) + ".index", "python sine_wave.py")
+    assert snapshot(folder) == {"notes.txt": b"mine"}, line
+    missing = tmp_path / "never-made"
+    one_line_error(run_script("--restore", "--out", missing), 1, str(missing / CKPT))
+    assert not missing.exists()  # a failed restore makes no folder either
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage index", "truncated index", "truncated data", "garbage data", "missing data"],
+)
+def test_restore_from_a_corrupt_checkpoint(earlier, damage):
+    folder, _ = earlier
+    index, data = folder / f"{CKPT}.index", folder / f"{CKPT}.data-00000-of-00001"
+    if damage == "garbage index":
+        index.write_bytes(os.urandom(600))
+    elif damage == "truncated index":
+        index.write_bytes(index.read_bytes()[:300])
+    elif damage == "truncated data":
+        data.write_bytes(data.read_bytes()[:1000])
+    elif damage == "garbage data":
+        data.write_bytes(os.urandom(data.stat().st_size))
+    else:
+        data.unlink()
+    before = snapshot(folder)
+    one_line_error(run_script("--restore", "--no-show", "--out", folder), 1, "cannot read checkpoint", str(folder / CKPT))
+    assert snapshot(folder) == before
+
+
+def test_restore_with_shapes_that_do_not_fit(earlier):
+    folder, _ = earlier
+    for suffix in (".index", ".data-00000-of-00001"):
+        shutil.copy(folder / (CKPT + suffix), folder / ("sine-wave-rnn-20-10-0" + suffix))
+    before = snapshot(folder)
+    one_line_error(run_script("--restore", "--hidden", "20", "--out", folder), 1,
+                   "W", "(10, 1)", "(20, 1)", "--hidden")
+    assert snapshot(folder) == before
+
+
+def run_python(code, *args, timeout=300):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], cwd=ROOT,
+                          env=script_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_non_finite_error_stops_training_without_saving(earlier):
+    folder, before = earlier
+    proc = run_python("""
+        import sys, numpy as np, sine_wave
+        x, y = sine_wave.gen_seq()
+        y[5] = np.nan  # poisons every output from step 5 on
+        sine_wave.gen_seq = lambda: (x, y)
+        sys.exit(sine_wave.main(sys.argv[1:]))
+        """, "--no-show", "--out", folder)
+    one_line_error(proc, 1, "training error became nan at epoch 0", "no checkpoint written")
+    assert snapshot(folder) == before
+
+
+def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier):
+    folder, before = earlier
+    proc = run_python("""
+        import os, signal, sys, sine_wave
+        tf = sine_wave.import_tensorflow()
+        real_write = tf.train.Checkpoint.write
+        def dying_write(self, prefix, options=None):
+            real_write(self, prefix)
+            with open(prefix + ".index", "r+b") as f:
+                f.truncate(100)  # half-written...
+            os.kill(os.getpid(), signal.SIGKILL)  # ...and the power goes
+        tf.train.Checkpoint.write = dying_write
+        sys.exit(sine_wave.main(sys.argv[1:]))
+        """, "--no-show", "--epochs", "2", "--out", folder)
+    assert proc.returncode == -signal.SIGKILL
+    after = snapshot(folder)
+    leftovers = [name for name in after if name not in before]
+    assert all(name.startswith(".sine_wave-") for name in leftovers)  # only the dead run's scratch
+    assert {k: v for k, v in after.items() if k in before} == before
+    # The next run cleans the scratch up and restores the old checkpoint.
+    proc = run_script("--restore", "--no-show", "--out", folder)
+    assert proc.returncode == 0, proc.stderr
+    assert not [p for p in os.listdir(folder) if p.startswith(".sine_wave-")]
+    assert snapshot(folder)[CKPT + ".index"] == before[CKPT + ".index"]
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupting_training(earlier, signum, status):
+    folder, before = earlier
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--no-show", "--epochs", "50000", "--out", str(folder)],
+        env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("Epoch 0: "), first
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    proc.stderr = stderr
+    line = one_line_error(proc, status, signal.Signals(signum).name, "at epoch", "of 50000", "untouched")
+    reached = int(line.split("at epoch ")[1].split()[0])
+    assert reached < 50000 and reached >= (first + stdout).count("Epoch ") - 1
+    assert snapshot(folder) == before  # no new checkpoint, no new figures, no scratch left
+
+
+def test_a_default_run_keeps_stderr_empty(tmp_path):
+    # No --no-show: with no display the script must neither block nor warn.
+    proc = run_script("--epochs", "2", "--out", tmp_path / "quiet", timeout=120)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    proc = run_script("--epochs", "1", "--out", tmp_path / "tk", MPLBACKEND="TkAgg", timeout=120)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+
+
+def test_a_broken_tensorflow_still_says_why(tmp_path):
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'libtensorflow_framework.so.2: cannot open shared object file\\n')\n"
+        "raise ImportError('DLL load failed')\n"
+    )
+    proc = run_script("--epochs", "1", "--out", tmp_path / "out", PYTHONPATH=str(tmp_path))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    # What TensorFlow printed on its way down reaches the user, then our one line.
+    assert "libtensorflow_framework.so.2: cannot open shared object file" in proc.stderr
+    assert "cannot import TensorFlow (ImportError: DLL load failed)" in proc.stderr
