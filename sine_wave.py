@@ -291,14 +291,21 @@ class Diverged(Exception):
 
 def train(train_step, optimizer, train_input, train_target, n_epochs,
           schedule="as-written", log=print, progress=None):
-    """Run the post's training loop; returns the error logged at each epoch."""
+    """Run the post's training loop; returns the error logged at each epoch.
+
+    `progress`, if given, is kept up to date: the epoch under way, and how
+    long each epoch took.
+    """
+    progress = {} if progress is None else progress
+    progress["seconds"] = []
     errors = []
     for i in range(n_epochs):
-        if progress is not None:
-            progress["epoch"] = i
+        progress["epoch"] = i
+        started = time.perf_counter()
         optimizer.learning_rate.assign(learning_rate(i, schedule))
         err, _ = train_step(train_input, train_target)
         err = float(err)
+        progress["seconds"].append(time.perf_counter() - started)
         if not math.isfinite(err):
             raise Diverged(f"the training error became {err} at epoch {i}")
         errors.append(err)
@@ -411,21 +418,24 @@ def test_rmse(test_outs, train_input, train_target, test_input, test_target, n_r
 WIDE = (12, 7)  # the post's trained-network figures were wide
 
 
+def _finish(fig, ax, title, xlabel="x", ylabel="y"):
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    # Below the axes, so it never hides the curves it explains.
+    fig.legend(loc="outside lower center", ncols=4, frameon=False)
+    return fig
+
+
 def plot_sequence(fig, x, y):
     ax = fig.subplots()
-    ax.plot(x, y, "b-", label="y = 100 sin(8x) bell(x)")
-    ax.set(title="The sequence: a sine wave under a repeating bell", xlabel="x", ylabel="y")
-    ax.legend(loc="upper right")
-    return fig
+    ax.plot(x, y, "b-", label="y = 100 sin(8x) exp(-(sin(x - pi/2) - 2 pi)^2 / 9)")
+    return _finish(fig, ax, "The sequence: a sine wave under a repeating bell")
 
 
 def plot_untrained(fig, x, train_target, net_outs):
     ax = fig.subplots()
     ax.plot(x, train_target, "b-", label="target (training half)")
-    ax.plot(x, net_outs, "r-", label="untrained network output")
-    ax.set(title="Before training", xlabel="x", ylabel="y")
-    ax.legend(loc="upper right")
-    return fig
+    ax.plot(x, net_outs, "r-", label="untrained network's output")
+    return _finish(fig, ax, "Before training")
 
 
 def plot_training_complete(fig, x_train, train_target, train_outs, x_test, test_target, test_outs):
@@ -435,19 +445,16 @@ def plot_training_complete(fig, x_train, train_target, train_outs, x_test, test_
     ax.plot(x_test, test_outs, "r--", label="output, test half (unseen)")
     ax.plot(x_test, test_target, "b-")
     ax.axvline(x_test[0], color="0.6", linewidth=0.8)
-    ax.set(title="After training", xlabel="x", ylabel="y")
-    ax.legend(loc="upper right")
-    return fig
+    return _finish(fig, ax, "After training: the training half, then the unseen test half")
 
 
 def plot_training_error(fig, errors):
     ax = fig.subplots()
     if errors:
-        ax.semilogy(range(len(errors)), errors, "b.-")
+        ax.semilogy(range(len(errors)), errors, "b.-", label="error = sqrt(sum((output - target)^2))")
     else:
         ax.text(0.5, 0.5, "no epochs run", ha="center", va="center", transform=ax.transAxes)
-    ax.set(title="Training error per epoch", xlabel="epoch", ylabel="error = sqrt(sum((output - target)^2))")
-    return fig
+    return _finish(fig, ax, "Training error per epoch (before each update)", "epoch", "error (log scale)")
 
 
 class Figures:
@@ -468,7 +475,7 @@ class Figures:
     def draw(self, name, plot, *data, figsize=(8, 6)):
         path = os.path.join(self.folder, name)
         if self.plt is not None:
-            _draw(self.plt.figure(figsize=figsize), plot, data, path)
+            _draw(self.plt.figure(figsize=figsize, layout="constrained"), plot, data, path)
         else:
             self.jobs.append(self.pool.submit(_draw, None, plot, data, path, figsize))
 
@@ -490,7 +497,7 @@ def _draw(fig, plot, data, path, figsize=None):
     if fig is None:
         from matplotlib.figure import Figure  # Agg, no pyplot: safe off the main thread
 
-        fig = Figure(figsize=figsize)
+        fig = Figure(figsize=figsize, layout="constrained")
     plot(fig, *data)
     fig.savefig(path, dpi=100)
 
@@ -742,12 +749,10 @@ def run(args, progress, log=print):
 
             # 5. Training.
             train_step = make_train_step(network, optimizer, jit_compile=jit)
-            t0 = time.perf_counter()
             errors = train(train_step, optimizer, train_in, train_tg, args.epochs,
                            args.lr_schedule, log, progress)
-            train_seconds = time.perf_counter() - t0
-            figures.draw("training-error.png", plot_training_error, errors)
             ckpt.write(staging.path(os.path.basename(prefix)))
+            figures.draw("training-error.png", plot_training_error, errors)
 
         # 6-7. Predictions on both halves; the test half from the *test* inputs.
         train_outs = predict(train_in).numpy()
@@ -783,10 +788,12 @@ def run(args, progress, log=print):
     for path in written:
         log(f"Wrote {path}")
     figures.show()
-    total = time.perf_counter() - started
-    timing = f"Finished in {total:.1f} s"
+    timing = f"Finished in {time.perf_counter() - started:.1f} s"
     if errors:
-        timing += f" (training {train_seconds:.2f} s, {1000 * train_seconds / len(errors):.1f} ms per epoch)"
+        first, *rest = progress["seconds"]
+        timing += f": the first epoch {first:.2f} s (tracing and compiling the step)"
+        if rest:
+            timing += f", then {1000 * float(np.median(rest)):.1f} ms per epoch (median)"
     log(timing)
     return metrics
 
@@ -804,7 +811,12 @@ def log_metrics(metrics, log=print):
 
 def say(line):
     """Print a line of the log at once, even into a pipe or a file."""
-    print(line, flush=True)
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # The reader went away (`| head`): finish the run and save its results
+        # anyway, writing the rest of the log nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main(argv=None):
@@ -834,4 +846,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Everything is written, closed and flushed by now. Python's teardown of
+    # TensorFlow (thousands of modules, its thread pools) takes about a second
+    # and does nothing a finished run needs: leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

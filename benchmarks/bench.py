@@ -1,0 +1,241 @@
+"""Where the time of `python sine_wave.py` goes.
+
+Prints four Markdown tables:
+  1. the phases of one run, timed on sine_wave.py's own functions;
+  2. one steady-state training epoch in three forms, side by side in this process:
+     the script's step (XLA), the same step without XLA, and Keras' own
+     `compile` + `fit` on the same model;
+  3. the whole command against `python -c "import tensorflow"`, each run as
+     separate processes, alternating, medians and their ratio;
+  4. the arithmetic of one epoch and the rate it implies, against what a large
+     matrix product reaches on this machine.
+
+    python benchmarks/bench.py           # about 2 minutes on 2 cores
+    python benchmarks/bench.py --quick   # under a minute, fewer repetitions
+
+Timings on a shared machine are noisy: every figure is a median, and ratios
+are taken between figures measured in the same run.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import sine_wave as sw  # noqa: E402
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - t, result
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def ms(seconds):
+    return f"{1000 * seconds:.1f}"
+
+
+def table(title, header, rows):
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+
+
+# ---------------------------------------------------------------------------
+# 1. Phases of one run.
+# ---------------------------------------------------------------------------
+def phases(epochs):
+    rows = []
+    t_import, tf = timed(sw.import_tensorflow)
+    rows.append(("import TensorFlow (and Keras)", ms(t_import)))
+    sw.seed_everything(sw.seed)
+
+    x, y = sw.gen_seq()
+    n_steps = len(x) // 2
+    train_input, train_target = sw.gen_inputs(y, n_steps, 0)
+    test_input, test_target = sw.gen_inputs(y, n_steps, n_steps)
+    train_in, train_tg, test_in = (tf.constant(a, tf.float32) for a in (train_input, train_target, test_input))
+
+    def build():
+        network = sw.build_network()
+        optimizer = sw.build_optimizer(network)
+        return network, optimizer, sw.make_checkpoint(network, optimizer)
+
+    t_build, (network, optimizer, ckpt) = timed(build)
+    rows.append(("build the network, optimiser, checkpoint", ms(t_build)))
+
+    predict = sw.make_predict(network)
+    t_pred1, _ = timed(lambda: predict(train_in).numpy())
+    rows.append(("first prediction (trace + XLA compile + run)", ms(t_pred1)))
+
+    step = sw.make_train_step(network, optimizer)
+    t_step1, _ = timed(lambda: float(step(train_in, train_tg)[0]))
+    rows.append(("first training step (trace + XLA compile + run)", ms(t_step1)))
+
+    t_epoch = median_time(lambda: float(step(train_in, train_tg)[0]), epochs)
+    rows.append((f"steady-state epoch (median of {epochs})", ms(t_epoch)))
+
+    t_pred = median_time(lambda: (predict(train_in).numpy(), predict(test_in).numpy()), 10)
+    rows.append(("predict both halves (median of 10)", ms(t_pred)))
+
+    with tempfile.TemporaryDirectory() as scratch:
+        t_ckpt = median_time(lambda: ckpt.write(os.path.join(scratch, "ckpt")), 5)
+        rows.append(("write the checkpoint (median of 5)", ms(t_ckpt)))
+
+        outs = predict(train_in).numpy()
+        figures = [
+            (sw.plot_sequence, (x, y), (8, 6)),
+            (sw.plot_untrained, (x[:n_steps], train_target, outs), sw.WIDE),
+            (sw.plot_training_error, (list(np.linspace(50, 4, epochs)),), (8, 6)),
+            (sw.plot_training_complete, (x[:n_steps], train_target, outs, x[n_steps:2 * n_steps],
+                                         test_target, outs), sw.WIDE),
+        ]
+        t_figs, _ = timed(lambda: [sw._draw(None, plot, data, os.path.join(scratch, f"{i}.png"), size)
+                                   for i, (plot, data, size) in enumerate(figures)])
+        rows.append(("draw and save the four figures", ms(t_figs)))
+
+    table("Phases of one run (sine_wave.py's own functions)", ["phase", "ms"], rows)
+    return tf, network, optimizer, train_in, train_tg, t_epoch
+
+
+# ---------------------------------------------------------------------------
+# 2. One epoch, three ways.
+# ---------------------------------------------------------------------------
+def keras_fit_epoch(tf, train_input, train_target, epochs):
+    """The model as a Keras user would usually write it: Sequential, compile, fit."""
+    import keras
+
+    uniform = keras.initializers.RandomUniform(-sw.init_scale, sw.init_scale)
+    model = keras.Sequential([
+        keras.Input((None, sw.seq_width)),
+        keras.layers.LSTM(sw.num_hidden, return_sequences=True, kernel_initializer=uniform,
+                          recurrent_initializer=uniform),
+        keras.layers.Dense(1),
+    ])
+
+    def post_error(target, output):
+        return tf.sqrt(tf.reduce_sum(tf.square(output - target)))
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, epsilon=sw.adam_epsilon, global_clipnorm=sw.clip_norm),
+                  loss=post_error)
+
+    class EpochTimes(keras.callbacks.Callback):
+        times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.t)
+
+    cb = EpochTimes()
+    model.fit(train_input[None], train_target[None], epochs=epochs + 1, batch_size=1, verbose=0,
+              shuffle=False, callbacks=[cb])
+    return statistics.median(cb.times[1:]), model.jit_compile
+
+
+def three_forms(tf, network, optimizer, train_in, train_tg, epochs):
+    xla_step = sw.make_train_step(network, optimizer, jit_compile=True)
+    plain_step = sw.make_train_step(network, optimizer, jit_compile=False)
+    for step in (xla_step, plain_step):
+        float(step(train_in, train_tg)[0])  # trace and compile outside the timing
+    # Alternate the two so machine noise falls on both alike.
+    xla, plain = [], []
+    for _ in range(epochs):
+        xla.append(median_time(lambda: float(xla_step(train_in, train_tg)[0]), 1))
+        plain.append(median_time(lambda: float(plain_step(train_in, train_tg)[0]), 1))
+    t_xla, t_plain = statistics.median(xla), statistics.median(plain)
+    t_fit, fit_jit = keras_fit_epoch(tf, train_in.numpy(), train_tg.numpy(), max(5, epochs // 4))
+    rows = [
+        ("sine_wave.py's step, XLA (`jit_compile=True`)", ms(t_xla), "1.0"),
+        ("the same step, plain `tf.function` (`--no-xla`)", ms(t_plain), f"{t_plain / t_xla:.1f}"),
+        (f"Keras `Sequential` + `compile` + `fit` (jit_compile={fit_jit})", ms(t_fit), f"{t_fit / t_xla:.1f}"),
+    ]
+    table("One steady-state epoch, three ways (same process, medians)", ["form", "ms per epoch", "× the XLA step"], rows)
+    return t_xla
+
+
+# ---------------------------------------------------------------------------
+# 3. The whole command.
+# ---------------------------------------------------------------------------
+def whole_command(repeats):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    with tempfile.TemporaryDirectory() as out:
+        commands = {
+            "python -c \"import tensorflow\"": [sys.executable, "-c", "import tensorflow"],
+            "python sine_wave.py --no-show": [sys.executable, str(ROOT / "sine_wave.py"), "--no-show", "--out", out],
+        }
+        times = {name: [] for name in commands}
+        for _ in range(repeats):
+            for name, cmd in commands.items():  # alternate, so noise falls on both
+                t = time.perf_counter()
+                subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times[name].append(time.perf_counter() - t)
+    base, run = (statistics.median(times[name]) for name in commands)
+    rows = [(f"`{name}`", f"{med:.2f}", f"{med / base:.2f}") for name, med in
+            zip(commands, (base, run))]
+    table(f"The whole command, {repeats} runs each as separate processes (medians)",
+          ["command", "seconds", "× import tensorflow"], rows)
+
+
+# ---------------------------------------------------------------------------
+# 4. The arithmetic of one epoch.
+# ---------------------------------------------------------------------------
+def arithmetic(tf, t_epoch):
+    n_steps, width, hidden = 628, sw.seq_width, sw.num_hidden
+    lstm = n_steps * (width + hidden) * 4 * hidden  # the gates' matrix product, each step
+    readout = n_steps * hidden                       # h @ W
+    forward = lstm + readout
+    total = 3 * forward  # backward: about twice forward (gradients for inputs and weights)
+    a = tf.random.uniform((1024, 1024))
+    matmul = tf.function(lambda m: tf.matmul(m, m), jit_compile=True)
+    matmul(a).numpy()
+    t_mm = median_time(lambda: matmul(a).numpy(), 20)
+    peak = 1024 ** 3 / t_mm
+    rows = [
+        ("multiply-adds, forward (628 steps × 20 × 40, + read-out)", f"{forward:,}"),
+        ("multiply-adds, forward + backward (≈ 3 × forward)", f"{total:,}"),
+        ("rate in a steady-state XLA epoch", f"{total / t_epoch / 1e9:.2f} G multiply-adds/s"),
+        ("rate of a 1024 × 1024 matrix product here", f"{peak / 1e9:.1f} G multiply-adds/s"),
+        ("time per time step (forward + backward)", f"{1e6 * t_epoch / n_steps:.1f} µs"),
+        ("one epoch uses of what the machine can do", f"{100 * (total / t_epoch) / peak:.2f} %"),
+    ]
+    table("The arithmetic of one epoch", ["", "value"], rows)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer repetitions: under a minute")
+    args = p.parse_args(argv)
+    epochs, repeats = (20, 2) if args.quick else (100, 5)
+    print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} cores"
+          + (", --quick" if args.quick else ""))
+    tf, network, optimizer, train_in, train_tg, t_epoch = phases(epochs)
+    print(f"\nTensorFlow {tf.__version__}")
+    t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
+    arithmetic(tf, t_xla)
+    whole_command(repeats)
+
+
+if __name__ == "__main__":
+    main()
