@@ -15,8 +15,8 @@ runs. The story is the post's, in the post's order and with the post's names:
     6. a checkpoint   sine-wave-rnn-{num_hidden}-{seq_width}-0
     7. predictions    on the training half and on the unseen test half
 
-Every number the TF 0.7 code used is kept (see ../README.md, "Differences from
-the post", for the few places where the post's code had a bug):
+Every number the TF 0.7 code used is kept (README.md, "Differences from the
+post", lists the few places where the post's code had a bug):
 initialisers, forget-gate bias, Adam's epsilon, global-norm clipping and the
 learning-rate chain as it actually ran.
 
@@ -51,7 +51,6 @@ seq_width = 10         # values in each input window (post: seq_width)
 lag = 60               # the target lies `lag` steps past the window's end (post: lag)
 epochs = 100           # full-sequence updates (post: range(100))
 init_scale = 0.1       # LSTM kernels ~ U(-0.1, 0.1) (post: random_uniform_initializer(-.1, .1))
-forget_bias = 1.0      # TF 0.7's LSTMCell adds 1 to the forget gate; Keras puts it in the bias
 clip_norm = 5.0        # tf.clip_by_global_norm(grads, 5.)
 adam_epsilon = 1e-8    # TF 0.7 AdamOptimizer's default; Keras 3 would use 1e-7
 seed = 20160310        # the post's date; same seed, same log
@@ -173,7 +172,7 @@ def import_tensorflow():
             tf.config.list_logical_devices()  # device start-up (cuInit) happens here
             # XLA announces itself on its first compile (TF 2.16 prints that at
             # INFO level whatever TF_CPP_MIN_LOG_LEVEL says): let it do so here.
-            tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True)()
+            tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
     except Exception as exc:  # ImportError, or a broken install failing its own way
         raise UserError(
             f"cannot import TensorFlow ({type(exc).__name__}: {_first_line(exc)}); "
@@ -218,7 +217,7 @@ def build_network(num_hidden=num_hidden, seq_width=seq_width, seed=seed):
         kernel_initializer=uniform(-init_scale, init_scale, seed=seed),
         recurrent_initializer=uniform(-init_scale, init_scale, seed=seed + 1),
         bias_initializer="zeros",
-        unit_forget_bias=forget_bias == 1.0,
+        unit_forget_bias=True,  # 0.7 added a constant 1 to the forget gate; Keras starts its bias at 1
         name="lstm",
     )
     lstm.build((1, None, seq_width))
@@ -328,10 +327,6 @@ def make_checkpoint(network, optimizer):
     return tf.train.Checkpoint(lstm=network.lstm, W=network.W, b=network.b, optimizer=optimizer)
 
 
-def checkpoint_files(prefix):
-    return [prefix + ".index", prefix + ".data-00000-of-00001"]
-
-
 def require_checkpoint(prefix, command_hint):
     index = prefix + ".index"
     if not os.path.exists(index):
@@ -403,7 +398,7 @@ def baseline_predictions(train_input, train_target, test_input):
     }
 
 
-def test_rmse(test_outs, train_input, train_target, test_input, test_target, n_real):
+def rmse_on_test_half(test_outs, train_input, train_target, test_input, test_target, n_real):
     preds = {"lstm": np.ravel(test_outs)}
     preds.update(baseline_predictions(train_input, train_target, test_input))
     return {name: rmse(p[:n_real], test_target[:n_real]) for name, p in preds.items()}
@@ -766,7 +761,7 @@ def run(args, progress, log=print):
         metrics = {
             "train_error": errors[-1] if errors else final_error,
             "final_train_error": final_error,
-            "test_rmse": test_rmse(test_outs, train_input, train_target, test_input, test_target, n_real),
+            "test_rmse": rmse_on_test_half(test_outs, train_input, train_target, test_input, test_target, n_real),
             "test_positions": n_real,
             "epochs": len(errors),
             "restored": bool(args.restore),

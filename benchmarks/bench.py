@@ -114,8 +114,8 @@ def phases(epochs):
                                    for i, (plot, data, size) in enumerate(figures)])
         rows.append(("draw and save the four figures", ms(t_figs)))
 
-    table("Phases of one run (sine_wave.py's own functions)", ["phase", "ms"], rows)
-    return tf, network, optimizer, train_in, train_tg, t_epoch
+    return ("Phases of one run (sine_wave.py's own functions)", ["phase", "ms"], rows), \
+        (tf, network, optimizer, train_in, train_tg)
 
 
 # ---------------------------------------------------------------------------
@@ -171,8 +171,8 @@ def three_forms(tf, network, optimizer, train_in, train_tg, epochs):
         ("the same step, plain `tf.function` (`--no-xla`)", ms(t_plain), f"{t_plain / t_xla:.1f}"),
         (f"Keras `Sequential` + `compile` + `fit` (jit_compile={fit_jit})", ms(t_fit), f"{t_fit / t_xla:.1f}"),
     ]
-    table("One steady-state epoch, three ways (same process, medians)", ["form", "ms per epoch", "× the XLA step"], rows)
-    return t_xla
+    return ("One steady-state epoch, three ways (same process, medians)",
+            ["form", "ms per epoch", "× the XLA step"], rows), t_xla
 
 
 # ---------------------------------------------------------------------------
@@ -194,8 +194,8 @@ def whole_command(repeats):
     base, run = (statistics.median(times[name]) for name in commands)
     rows = [(f"`{name}`", f"{med:.2f}", f"{med / base:.2f}") for name, med in
             zip(commands, (base, run))]
-    table(f"The whole command, {repeats} runs each as separate processes (medians)",
-          ["command", "seconds", "× import tensorflow"], rows)
+    return (f"The whole command, {repeats} runs each as separate processes (medians)",
+            ["command", "seconds", "× import tensorflow"], rows)
 
 
 # ---------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def arithmetic(tf, t_epoch):
         ("time per time step (forward + backward)", f"{1e6 * t_epoch / n_steps:.1f} µs"),
         ("one epoch uses of what the machine can do", f"{100 * (total / t_epoch) / peak:.2f} %"),
     ]
-    table("The arithmetic of one epoch", ["", "value"], rows)
+    return "The arithmetic of one epoch", ["", "value"], rows
 
 
 def main(argv=None):
@@ -230,11 +230,14 @@ def main(argv=None):
     epochs, repeats = (20, 2) if args.quick else (100, 5)
     print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} cores"
           + (", --quick" if args.quick else ""))
-    tf, network, optimizer, train_in, train_tg, t_epoch = phases(epochs)
-    print(f"\nTensorFlow {tf.__version__}")
-    t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
-    arithmetic(tf, t_xla)
-    whole_command(repeats)
+    # The whole command first, while this process has not loaded TensorFlow:
+    # its idle thread pools (and Keras fit's) would otherwise share the cores.
+    whole = whole_command(repeats)
+    phase_table, (tf, network, optimizer, train_in, train_tg) = phases(epochs)
+    forms_table, t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
+    print(f"TensorFlow {tf.__version__}, Keras {__import__('keras').__version__}")
+    for section in (phase_table, forms_table, arithmetic(tf, t_xla), whole):
+        table(*section)
 
 
 if __name__ == "__main__":
