@@ -684,7 +684,11 @@ def _writable_folder(path):
 # ---------------------------------------------------------------------------
 # The run: the post's story, step by step.
 # ---------------------------------------------------------------------------
-class Interrupted(Exception):
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM. A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way (TensorFlow's import, a checkpoint read) can
+    mistake it for a failure of its own."""
+
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
@@ -830,8 +834,8 @@ def main(argv=None):
         return 1
     except Interrupted as exc:
         epoch = progress["epoch"]
-        where = "before training" if epoch is None else f"at epoch {epoch} of {progress['of']}"
-        print(f"{PROG}: {signal.Signals(exc.signum).name} {where}; stopped, nothing written, "
+        where = "" if epoch is None else f" at epoch {epoch} of {progress['of']}"
+        print(f"{PROG}: interrupted by {signal.Signals(exc.signum).name}{where}; nothing written, "
               f"earlier results in {args.out} untouched", file=sys.stderr)
         return 128 + exc.signum
     finally:

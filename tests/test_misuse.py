@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -194,6 +195,24 @@ def test_interrupting_training(earlier, signum, status):
     reached = int(line.split("at epoch ")[1].split()[0])
     assert reached < 50000 and reached >= (first + stdout).count("Epoch ") - 1
     assert snapshot(folder) == before  # no new checkpoint, no new figures, no scratch left
+
+
+def test_interrupting_while_tensorflow_loads(earlier):
+    folder, before = earlier
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--no-show", "--out", str(folder)],
+        env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(1.0)  # past start-up, well inside `import tensorflow` (seconds)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    proc.stderr = stderr
+    line = one_line_error(proc, 130, "interrupted by SIGINT", "untouched")
+    assert "cannot import" not in line
+    assert snapshot(folder) == before
 
 
 def test_a_default_run_keeps_stderr_empty(tmp_path):
