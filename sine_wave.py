@@ -470,7 +470,7 @@ class Figures:
     def draw(self, name, plot, *data, figsize=(8, 6)):
         path = os.path.join(self.folder, name)
         if self.plt is not None:
-            _draw(self.plt.figure(figsize=figsize, layout="constrained"), plot, data, path)
+            _draw(self.plt.figure(num=name, figsize=figsize, layout="constrained"), plot, data, path)
         else:
             self.jobs.append(self.pool.submit(_draw, None, plot, data, path, figsize))
 
@@ -604,14 +604,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _whole_number(minimum):
+def _whole_number(minimum, maximum=None):
+    allowed = f"a whole number >= {minimum}" if maximum is None else f"a whole number from {minimum} to {maximum}"
+
     def parse(text):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
         return value
 
     return parse
@@ -622,22 +624,26 @@ def make_parser():
         prog=PROG,
         description="Train the LSTM of 'TensorFlow and Recurrent Neural Networks' (2016) to "
         "predict a bell-modulated sine wave, and save its figures, checkpoint and metrics.",
+        epilog="examples: python sine_wave.py | python sine_wave.py --restore | "
+        "python sine_wave.py --lr-schedule stepped --out stepped",
     )
-    p.add_argument("--epochs", type=_whole_number(0), default=epochs,
+    p.add_argument("--epochs", metavar="N", type=_whole_number(0), default=epochs,
                    help="full-sequence training updates; 0 plots and saves the untrained network (default: %(default)s)")
-    p.add_argument("--hidden", type=_whole_number(1), default=num_hidden,
-                   help="LSTM units, the post's num_hidden (default: %(default)s)")
-    p.add_argument("--seq-width", type=_whole_number(1), default=seq_width,
+    # 4096 units already make 67 million weights (and twice that in Adam's
+    # moments); a larger number is far more likely a typo than a plan.
+    p.add_argument("--hidden", metavar="N", type=_whole_number(1, 4096), default=num_hidden,
+                   help="LSTM units, the post's num_hidden, 1 to 4096 (default: %(default)s)")
+    p.add_argument("--seq-width", metavar="N", type=_whole_number(1), default=seq_width,
                    help="values in each input window, the post's seq_width (default: %(default)s)")
-    p.add_argument("--lag", type=_whole_number(0), default=lag,
+    p.add_argument("--lag", metavar="N", type=_whole_number(0), default=lag,
                    help="how many steps past the window's end the target lies (default: %(default)s)")
-    p.add_argument("--seed", type=_whole_number(0), default=seed,
+    p.add_argument("--seed", metavar="N", type=_whole_number(0, 2**32 - 1), default=seed,  # NumPy's seed range
                    help="random seed; the same seed prints the same log (default: %(default)s)")
     p.add_argument("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
                    help="'as-written': what the post's if/elif chain does when run (1e-2, then 5e-3 after "
                    "epoch 25); 'stepped': what it was meant to do (1e-2, 5e-3, 1e-4, 1e-5 after epochs "
                    "25, 50, 75) (default: %(default)s)")
-    p.add_argument("--out", default=out_dir,
+    p.add_argument("--out", metavar="DIR", default=out_dir,
                    help="folder for figures, checkpoint, predictions and metrics (default: %(default)s)")
     p.add_argument("--no-show", action="store_true",
                    help="never open figure windows (they are only opened where a display is available)")

@@ -1,0 +1,75 @@
+"""With a display, each figure opens in a window when the post calls plt.show().
+
+Runs the real command line on a virtual X display (Xvfb), presses `q` in each
+window as it appears (Matplotlib's key for closing a figure), and records how
+far the training log had got at that moment.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SCRIPT, script_env
+
+needs_x = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
+                             reason="needs Xvfb and xdotool (.ci/run installs them)")
+
+
+@pytest.fixture
+def display():
+    for number in range(90, 120):
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}") and not os.path.exists(f"/tmp/.X{number}-lock"):
+            break
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1600x1000x24"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+        assert time.monotonic() < deadline and server.poll() is None, "Xvfb did not start"
+        time.sleep(0.1)
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def visible_windows(env):
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", r"\.png$"],
+                           env=env, capture_output=True, text=True)
+    names = []
+    for wid in found.stdout.split():
+        name = subprocess.run(["xdotool", "getwindowname", wid], env=env, capture_output=True, text=True)
+        names.append((wid, name.stdout.strip()))
+    return names
+
+
+@needs_x
+def test_figures_open_when_the_post_shows_them(display, tmp_path):
+    env = script_env(DISPLAY=display, MPLBACKEND="TkAgg")
+    env.pop("CI", None)  # a user at a desk, not a CI job
+    log = tmp_path / "stdout.txt"
+    with open(log, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, str(SCRIPT), "--epochs", "3", "--out", str(tmp_path / "out")],
+                                env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        seen = {}  # window title -> epoch lines printed when it appeared
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            for wid, name in visible_windows(env):
+                if name not in seen:
+                    seen[name] = log.read_text().count("Epoch ")
+                    # The run must wait for this window: nothing after it happens yet.
+                    time.sleep(1.0)
+                    assert proc.poll() is None
+                subprocess.run(["xdotool", "key", "--window", wid, "q"], env=env, capture_output=True)
+            time.sleep(0.2)
+        stderr = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, stderr
+    assert stderr == ""
+    assert seen == {
+        "sequence.png": 0,                      # after gen_seq, before anything trains
+        "sequence-and-network-output.png": 0,   # the untrained output, before training
+        "training-error.png": 3,                # at the end, after all epochs
+        "training-complete.png": 3,
+    }
