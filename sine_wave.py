@@ -416,7 +416,8 @@ WIDE = (12, 7)  # the post's trained-network figures were wide
 def _finish(fig, ax, title, xlabel="x", ylabel="y"):
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     # Below the axes, so it never hides the curves it explains.
-    fig.legend(loc="outside lower center", ncols=4, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(loc="outside lower center", ncols=4, frameon=False)
     return fig
 
 
@@ -767,7 +768,7 @@ def run(args, progress, log=print):
                      x[n_steps:2 * n_steps], test_target, test_outs, figsize=WIDE)
 
         n_real = real_target_count(n_steps, n_steps, args.seq_width, args.lag, len(y))
-        final_error = float(np.sqrt(np.sum((train_outs - train_target) ** 2)))
+        final_error = float(error(train_outs, train_target))
         metrics = {
             "train_error": errors[-1] if errors else final_error,
             "final_train_error": final_error,
@@ -806,8 +807,12 @@ def run(args, progress, log=print):
 def log_metrics(metrics, log=print):
     names = {"lstm": "LSTM (this network)", "zero": "always zero",
              "last_value": "last value of the window", "linear": "linear map, least squares"}
+    if metrics["epochs"]:
+        which = "last epoch"
+    else:
+        which = "restored network" if metrics["restored"] else "untrained network"
     log("")
-    log(f"Training error (the post's sqrt of sum of squares), last epoch: {metrics['train_error']:.5f}")
+    log(f"Training error (the post's sqrt of sum of squares), {which}: {metrics['train_error']:.5f}")
     log(f"Test RMSE over the {metrics['test_positions']} test positions with a real target:")
     for key, label in names.items():
         log(f"  {label:<28}{metrics['test_rmse'][key]:>9.5f}")

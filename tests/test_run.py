@@ -78,6 +78,7 @@ def test_restore_in_a_fresh_process_gives_identical_predictions(trained, tmp_pat
     trained_preds = read_predictions(out / "predictions.csv")
     proc = run_script("--restore", "--no-show", "--out", copy)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
     assert "Epoch" not in proc.stdout and "Restored" in proc.stdout
     restored = read_predictions(copy / "predictions.csv")
     for half in ("train", "test"):
@@ -108,7 +109,8 @@ def test_zero_epochs_and_other_sizes(tmp_path):
     proc = run_script("--no-show", "--epochs", "0", "--hidden", "4", "--seq-width", "3", "--lag", "5",
                       "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "Epoch" not in proc.stdout
+    assert proc.stderr == ""
+    assert "Epoch" not in proc.stdout and "untrained network" in proc.stdout
     assert (tmp_path / "sine-wave-rnn-4-3-0.index").is_file()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["epochs"] == 0
