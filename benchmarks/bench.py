@@ -10,7 +10,7 @@ Prints four Markdown tables:
   4. the arithmetic of one epoch and the rate it implies, against what a large
      matrix product reaches on this machine.
 
-    python benchmarks/bench.py           # about 2 minutes on 2 cores
+    python benchmarks/bench.py           # about 1.5 minutes on 2 cores
     python benchmarks/bench.py --quick   # under a minute, fewer repetitions
 
 Timings on a shared machine are noisy: every figure is a median, and ratios
