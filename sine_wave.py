@@ -843,6 +843,10 @@ def main(argv=None):
     except Diverged as exc:
         print(f"{PROG}: error: {exc}; training stopped, no checkpoint written", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk, a folder removed or locked mid-run
+        print(f"{PROG}: error: cannot write the results to {args.out}: {exc}; earlier results "
+              "there are untouched", file=sys.stderr)
+        return 1
     except Interrupted as exc:
         epoch = progress["epoch"]
         where = "" if epoch is None else f" at epoch {epoch} of {progress['of']}"

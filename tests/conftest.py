@@ -28,6 +28,12 @@ def run_script(*args, cwd=None, timeout=300, **env):
     )
 
 
+def start_script(*args, **env):
+    """Start `python sine_wave.py ARGS` in the background, its output piped."""
+    return subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)], env=script_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def snapshot(folder):
     """{relative path: bytes} of every file under `folder`."""
     folder = Path(folder)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SCRIPT, run_script, script_env, snapshot
+from conftest import ROOT, run_script, script_env, snapshot, start_script
 
 CKPT = "sine-wave-rnn-10-10-0"
 
@@ -152,6 +152,20 @@ def test_a_non_finite_error_stops_training_without_saving(earlier):
     assert snapshot(folder) == before
 
 
+def test_a_full_disk_while_saving_leaves_earlier_results_alone(earlier):
+    folder, before = earlier
+    proc = run_python("""
+        import errno, os, sys, sine_wave
+        def full_disk(path, *args):
+            open(path, "w").write("x,half")  # a few bytes in, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        sine_wave.write_predictions = full_disk
+        sys.exit(sine_wave.main(sys.argv[1:]))
+        """, "--no-show", "--epochs", "2", "--out", folder)
+    one_line_error(proc, 1, "cannot write the results to", "No space left on device", "untouched")
+    assert snapshot(folder) == before  # nor is a scratch folder left behind
+
+
 def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier):
     folder, before = earlier
     proc = run_python("""
@@ -181,10 +195,7 @@ def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier):
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupting_training(earlier, signum, status):
     folder, before = earlier
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--no-show", "--epochs", "50000", "--out", str(folder)],
-        env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_script("--no-show", "--epochs", "50000", "--out", folder)
     try:
         first = proc.stdout.readline()
         assert first.startswith("Epoch 0: "), first
@@ -201,10 +212,7 @@ def test_interrupting_training(earlier, signum, status):
 
 def test_interrupting_while_tensorflow_loads(earlier):
     folder, before = earlier
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--no-show", "--out", str(folder)],
-        env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_script("--no-show", "--out", folder)
     try:
         time.sleep(1.0)  # past start-up, well inside `import tensorflow` (seconds)
         proc.send_signal(signal.SIGINT)
