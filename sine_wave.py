@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -666,6 +667,8 @@ def parse_args(argv=None):
     if args.lag + args.seq_width > most:
         p.error(f"argument --lag/--seq-width: --lag {args.lag} plus --seq-width {args.seq_width} is "
                 f"{args.lag + args.seq_width}; at most {most} leaves the test half a real target")
+    if not args.out:
+        p.error("argument --out: expected a folder name, got ''")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         p.error(f"argument --out: {args.out!r} is a file, not a folder")
     # --restore with no folder is a missing checkpoint, reported as such later;
@@ -718,7 +721,7 @@ def run(args, progress, log=print):
     """The whole job; `progress["epoch"]` tells how far it got."""
     started = time.perf_counter()
     prefix = checkpoint_prefix(args.out, args.hidden, args.seq_width)
-    hint = f"python sine_wave.py --out {args.out} --hidden {args.hidden} --seq-width {args.seq_width}"
+    hint = f"python sine_wave.py --out {shlex.quote(args.out)} --hidden {args.hidden} --seq-width {args.seq_width}"
     if args.restore:
         require_checkpoint(prefix, hint)  # before the seconds TensorFlow takes to load
     tf = import_tensorflow()

@@ -73,6 +73,12 @@ def test_out_is_a_file(tmp_path):
     assert target.read_text() == "keep me", line
 
 
+def test_out_is_empty(tmp_path):
+    one_line_error(run_script("--out", "", cwd=tmp_path), 2, "--out", "''")
+    one_line_error(run_script("--restore", "--out", "", cwd=tmp_path), 2, "--out", "''")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_out_cannot_be_created(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
