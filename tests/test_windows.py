@@ -62,7 +62,8 @@ def test_figures_open_when_the_post_shows_them(display, tmp_path):
                     # The run must wait for this window: nothing after it happens yet.
                     time.sleep(1.0)
                     assert proc.poll() is None
-                subprocess.run(["xdotool", "key", "--window", wid, "q"], env=env, capture_output=True)
+                # Focus the window, then type `q` as a keyboard would (XTEST).
+                subprocess.run(["xdotool", "windowfocus", "--sync", wid, "key", "q"], env=env, capture_output=True)
             time.sleep(0.2)
         stderr = proc.communicate(timeout=30)[1]
     assert proc.returncode == 0, stderr
