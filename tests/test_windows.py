@@ -49,23 +49,28 @@ def visible_windows(env):
 def test_figures_open_when_the_post_shows_them(display, tmp_path):
     env = script_env(DISPLAY=display, MPLBACKEND="TkAgg")
     env.pop("CI", None)  # a user at a desk, not a CI job
-    log = tmp_path / "stdout.txt"
-    with open(log, "w") as stdout:
+    log, errors = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    seen = {}  # window title -> epoch lines printed when it appeared
+    with open(log, "w") as stdout, open(errors, "w") as stderr_file:
         proc = subprocess.Popen([sys.executable, str(SCRIPT), "--epochs", "3", "--out", str(tmp_path / "out")],
-                                env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
-        seen = {}  # window title -> epoch lines printed when it appeared
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
-            for wid, name in visible_windows(env):
-                if name not in seen:
-                    seen[name] = log.read_text().count("Epoch ")
-                    # The run must wait for this window: nothing after it happens yet.
-                    time.sleep(1.0)
-                    assert proc.poll() is None
-                # Focus the window, then type `q` as a keyboard would (XTEST).
-                subprocess.run(["xdotool", "windowfocus", "--sync", wid, "key", "q"], env=env, capture_output=True)
-            time.sleep(0.2)
-        stderr = proc.communicate(timeout=30)[1]
+                                env=env, stdout=stdout, stderr=stderr_file)
+        try:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                for wid, name in visible_windows(env):
+                    if name not in seen:
+                        seen[name] = log.read_text().count("Epoch ")
+                        # The run must wait for this window: nothing after it happens yet.
+                        time.sleep(1.0)
+                        assert proc.poll() is None
+                    # Focus the window, then type `q` as a keyboard would (XTEST).
+                    subprocess.run(["xdotool", "windowfocus", "--sync", wid, "key", "q"],
+                                   env=env, capture_output=True)
+                time.sleep(0.2)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+    stderr = errors.read_text()
     assert proc.returncode == 0, stderr
     assert stderr == ""
     assert seen == {
