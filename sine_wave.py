@@ -544,7 +544,7 @@ class Staging:
         # The checkpoint's .index goes last: it is what --restore looks for,
         # so the new data file is in place before the index that points at it.
         names = sorted(os.listdir(self.dir), key=lambda n: (n.endswith(".index"), n))
-        with _signals_held():
+        with _folder_locked(self.out), _signals_held():
             for name in names:
                 os.replace(self.path(name), os.path.join(self.out, name))
         return [os.path.join(self.out, n) for n in names]
@@ -571,6 +571,23 @@ def _process_alive(pid):
     except OSError:
         return True  # exists, but not ours to signal
     return True
+
+
+@contextlib.contextmanager
+def _folder_locked(path):
+    """One run at a time moves its files into `path`, so two runs into the same
+    folder cannot leave one's checkpoint index beside the other's data."""
+    try:
+        import fcntl
+    except ImportError:  # not on Windows; there the replace stays per file
+        yield
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # an advisory lock on the folder itself: no lock file
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -172,6 +172,27 @@ def test_a_full_disk_while_saving_leaves_earlier_results_alone(earlier):
     assert snapshot(folder) == before  # nor is a scratch folder left behind
 
 
+def test_runs_into_one_folder_take_turns_to_write(earlier):
+    fcntl = pytest.importorskip("fcntl")  # POSIX only, like the lock itself
+    folder, before = earlier
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as another run would, mid-commit
+    try:
+        proc = start_script("--no-show", "--epochs", "1", "--seed", "3", "--out", folder)
+        assert proc.stdout.readline().startswith("Epoch 0: ")
+        time.sleep(4)  # ample for the rest of a one-epoch run; it must be waiting
+        assert proc.poll() is None
+        assert {k: v for k, v in snapshot(folder).items() if not k.startswith(".sine_wave-")} == before
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    after = snapshot(folder)
+    assert after[CKPT + ".index"] != before[CKPT + ".index"]  # now it wrote
+    assert not [name for name in after if name.startswith(".sine_wave-")]
+
+
 def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier):
     folder, before = earlier
     proc = run_python("""
