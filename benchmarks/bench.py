@@ -162,8 +162,8 @@ def three_forms(tf, network, optimizer, train_in, train_tg, epochs):
     # Alternate the two so machine noise falls on both alike.
     xla, plain = [], []
     for _ in range(epochs):
-        xla.append(median_time(lambda: float(xla_step(train_in, train_tg)[0]), 1))
-        plain.append(median_time(lambda: float(plain_step(train_in, train_tg)[0]), 1))
+        xla.append(timed(lambda: float(xla_step(train_in, train_tg)[0]))[0])
+        plain.append(timed(lambda: float(plain_step(train_in, train_tg)[0]))[0])
     t_xla, t_plain = statistics.median(xla), statistics.median(plain)
     t_fit, fit_jit = keras_fit_epoch(tf, train_in.numpy(), train_tg.numpy(), max(5, epochs // 4))
     rows = [

@@ -48,7 +48,7 @@ def test_training_learns_and_beats_simple_predictors(trained):
     _, errors = epoch_errors(proc.stdout)
     assert errors[-1] * 5 <= errors[0], (errors[0], errors[-1])
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_error"] == errors[-1] or abs(metrics["train_error"] - errors[-1]) < 1e-5
+    assert abs(metrics["train_error"] - errors[-1]) < 1e-5  # the log shows 5 decimals
     rmse = metrics["test_rmse"]
     assert set(rmse) >= {"lstm", "zero", "last_value", "linear"}
     for baseline in ("zero", "last_value", "linear"):
@@ -65,8 +65,7 @@ def test_predictions_file_matches_the_metrics(trained):
     n = metrics["test_positions"]
     err = np.array([float(r["prediction"]) - float(r["target"]) for r in rows[:n]])
     assert len(rows) == 628 and n == 559
-    assert np.sqrt(np.mean(err ** 2)) == metrics["test_rmse"]["lstm"] or np.isclose(
-        np.sqrt(np.mean(err ** 2)), metrics["test_rmse"]["lstm"], rtol=1e-9)
+    assert np.isclose(np.sqrt(np.mean(err ** 2)), metrics["test_rmse"]["lstm"], rtol=1e-9)
 
 
 def test_restore_in_a_fresh_process_gives_identical_predictions(trained, tmp_path):
