@@ -1,205 +1,75 @@
-"""TensorFlow and Recurrent Neural Networks, on today's TensorFlow.
+"""TensorFlow and Recurrent Neural Networks (Maksim An, 2016-03-10), on today's TensorFlow.
 
-A faithful, runnable reproduction of Maksim An's blog post of 2016-03-10,
-"TensorFlow and Recurrent Neural Networks", whose code was written for
-TensorFlow 0.7 (`tensorflow.models.rnn`, placeholders, sessions) and no longer
-runs. The story is the post's, in the post's order and with the post's names:
+The post's code was written for TensorFlow 0.7 and no longer runs. This file is
+the post again, computing what 0.7 computed: its six code blocks in its order,
+under its names, each followed by the code that draws its figure.
 
-    1. gen_seq()      a bell-modulated sine wave, 1257 points
-    2. gen_inputs()   windows of `seq_width` values and the value `lag` steps later
-    3. the network    an LSTM of `num_hidden` units run over the first half as ONE
-                      sequence, then `output = h @ W + b`
-    4. the untrained network's output
-    5. training       `error = sqrt(sum((output - target)^2))`, Adam, clipping,
-                      100 epochs of one full-sequence update each
-    6. a checkpoint   sine-wave-rnn-{num_hidden}-{seq_width}-0
-    7. predictions    on the training half and on the unseen test half
+    Post block 1  gen_seq(): the sequence                      -> sequence.png
+    Post block 2  the network: an LSTM over one long sequence
+    Post block 3  gen_inputs(): windows and the value `lag` steps later
+    Post block 4  the untrained network's output               -> sequence-and-network-output.png
+    Post block 5  the train ops: error, learning rate, clipping, Adam
+    Post block 6  100 epochs, the checkpoint, both halves      -> training-complete.png
 
-Every number the TF 0.7 code used is kept (README.md, "Differences from the
-post", lists the few places where the post's code had a bug):
-initialisers, forget-gate bias, Adam's epsilon, global-norm clipping and the
-learning-rate chain as it actually ran.
+Below the fence ("Everything the post does not have") is the plumbing: quiet
+start-up, checkpoint checks, figures and windows, safe saving, signals, the
+command line. README.md lists every difference from the post.
 
     python sine_wave.py            # train, print the log, write output/
     python sine_wave.py --restore  # predict from the saved checkpoint
     python sine_wave.py --help
 """
 
-import argparse
-import contextlib
-import json
 import math
-import os
-import re
-import shlex
-import shutil
-import signal
-import sys
-import tempfile
-import time
-import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-# ---------------------------------------------------------------------------
-# Settings: the post's numbers, each in one place. The command line overrides
-# the ones it names; the rest are fixed by the post's TF 0.7 code.
-# ---------------------------------------------------------------------------
-num_hidden = 10        # LSTM units (post: num_hidden)
-seq_width = 10         # values in each input window (post: seq_width)
-lag = 60               # the target lies `lag` steps past the window's end (post: lag)
-epochs = 100           # full-sequence updates (post: range(100))
-init_scale = 0.1       # LSTM kernels ~ U(-0.1, 0.1) (post: random_uniform_initializer(-.1, .1))
+# Settings: the post's numbers, each once. The command line overrides the first four and `seed`.
+num_hidden = 10        # LSTM units
+seq_width = 10         # values in each input window
+lag = 60               # the target lies `lag` steps past the window's end
+epochs = 100           # for i in range(100)
+init_scale = 0.1       # tf.random_uniform_initializer(-.1, .1)
 clip_norm = 5.0        # tf.clip_by_global_norm(grads, 5.)
-adam_epsilon = 1e-8    # TF 0.7 AdamOptimizer's default; Keras 3 would use 1e-7
+adam_epsilon = 1e-8    # TF 0.7 AdamOptimizer's epsilon; Keras 3 would use 1e-7
 seed = 20160310        # the post's date; same seed, same log
-out_dir = "output"     # where figures, checkpoint and metrics go
-
-# The post's learning-rate chain. As written, `elif i > 50` and `elif i > 75`
-# can never run (any i > 50 already took `if i > 25`), so the post trained
-# at 1e-2 then 5e-3. "stepped" is what the chain was meant to do.
-LR_SCHEDULES = {
-    "as-written": [(25, 5e-3)],
-    "stepped": [(75, 1e-5), (50, 1e-4), (25, 5e-3)],
-}
-BASE_LR = 1e-2
-
-PROG = "sine_wave.py"
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, with an exit status."""
-
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
+out_dir = "output"     # figures, checkpoint, metrics
+WIDE = (12, 7)         # the post's trained-network figures are wide
 
 
 # ---------------------------------------------------------------------------
-# 1. The sequence. The post's gen_seq also plotted; here plotting is separate
-#    (plot_sequence) so the data can be made without drawing anything.
+# Post block 1: "Feeding a random sequence might not be very interesting, so lets generate one"
 # ---------------------------------------------------------------------------
 def gen_seq():
     x = np.arange(0.0, np.pi * 12, 0.03)
+    # bell = exp(-(sin(x - pi/2) - 2 pi)^2 / 9); y = 100 sin(8x) bell
     bell = np.exp(-((np.sin(x - np.pi / 2) - 2 * np.pi) ** 2) / 9.0)
     y = 100 * np.sin(8 * x) * bell
     y = np.reshape(y, (len(y), 1))
-    return x, y
+    return x, y  # the post plotted here too; plot_sequence does (README: differences)
+
+
+def plot_sequence(fig, x, y):
+    ax = fig.subplots()
+    ax.plot(x, y, "b-", label="y = 100 sin(8x) exp(-(sin(x - pi/2) - 2 pi)^2 / 9)")
+    return _finish(fig, ax, "The sequence: a sine wave under a repeating bell")
 
 
 # ---------------------------------------------------------------------------
-# 2. Inputs and targets. Row k stands for position i = offset + k: its window
-#    is y[i : i + seq_width] and its target y[i + seq_width + lag], with zeros
-#    wherever the post's loop ran past the end of y. Same values as the post's
-#    double loop (tests/test_data.py checks), built with one padded view.
-# ---------------------------------------------------------------------------
-def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    # Pad so every index the post's loop could touch exists; padding is 0,
-    # which is what the loop appended for indices past the end.
-    last = offset + n_steps + seq_width + lag
-    padded = np.zeros(max(last, len(y)) + 1)
-    padded[: len(y)] = y
-    windows = np.lib.stride_tricks.sliding_window_view(padded, seq_width)
-    seq_input = windows[offset : offset + n_steps].copy()
-    seq_target = padded[offset + seq_width + lag : offset + seq_width + lag + n_steps]
-    return seq_input, seq_target.reshape(-1, 1)
-
-
-def real_target_count(n_targets, offset, seq_width, lag, length):
-    """How many of the rows from `offset` have a target inside the sequence."""
-    first = offset + seq_width + lag
-    return int(np.clip(length - first, 0, n_targets))
-
-
-# ---------------------------------------------------------------------------
-# TensorFlow is imported only when a run needs it (not for --help, not for a
-# bad option, not by `import sine_wave`), and its C++ start-up lines are kept
-# off the console. On a CPU-only machine TF 2.21 prints a oneDNN notice, "Could
-# not find cuda drivers" and a cuInit error even with TF_CPP_MIN_LOG_LEVEL set:
-# they come from absl before TF's own log level applies. So stderr is caught
-# while TF loads and finds its devices, the known harmless lines are dropped,
-# and anything else (a real error) is passed on.
-# ---------------------------------------------------------------------------
-_TF_NOISE = re.compile(
-    r"WARNING: All log messages before absl::InitializeLog\(\)"
-    r"|oneDNN custom operations are on"
-    r"|Could not find cuda drivers"
-    r"|failed call to cuInit"
-    r"|cpu_feature_guard|This TensorFlow binary is optimized"
-    r"|To enable the following instructions"
-    r"|Unable to register cu(DNN|FFT|BLAS) factory"
-    r"|computation placer already registered"
-    r"|TF-TRT Warning"
-    r"|XLA service .* initialized for platform|StreamExecutor (device )?[\[(]\d+[\])]: Host"
-    r"|Compiled cluster using XLA"
-)
-
-
-@contextlib.contextmanager
-def _filtered_stderr(noise):
-    """Route file descriptor 2 to a file; on exit pass on what isn't noise."""
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as caught:
-        saved = os.dup(2)
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            for line in caught.read().decode(errors="replace").splitlines():
-                if line.strip() and not noise.search(line):
-                    print(line, file=sys.stderr)
-
-
-def import_tensorflow():
-    """Import TensorFlow quietly; a failed import says why in one line."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
-    # Notices about the libraries' own future APIs are for their developers,
-    # not for someone running this script; anything else still shows.
-    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
-        warnings.filterwarnings("ignore", category=category, module=r"(tensorflow|keras|matplotlib|absl)\b")
-    try:
-        with _filtered_stderr(_TF_NOISE):
-            import tensorflow as tf
-
-            tf.config.list_logical_devices()  # device start-up (cuInit) happens here
-            # XLA announces itself on its first compile (TF 2.16 prints that at
-            # INFO level whatever TF_CPP_MIN_LOG_LEVEL says): let it do so here.
-            tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
-    except Exception as exc:  # ImportError, or a broken install failing its own way
-        raise UserError(
-            f"cannot import TensorFlow ({type(exc).__name__}: {_first_line(exc)}); "
-            "install it with: pip install -r requirements.txt"
-        ) from None
-    return tf
-
-
-# ---------------------------------------------------------------------------
-# 3. The network, as TF 0.7 built it: one LSTM over the whole half-sequence
-#    (batch 1, zero initial state), then a linear read-out W, b.
-#    - kernel and recurrent kernel ~ U(-0.1, 0.1): 0.7's LSTMCell drew its one
-#      [input + hidden, 4 * hidden] matrix from the initializer passed in;
-#    - bias zero plus 1 on the forget gate (unit_forget_bias);
-#    - W ~ U(+-sqrt(3 / num_hidden)), b ~ U(+-sqrt(3)): tf.get_variable with no
-#      initializer used uniform_unit_scaling in 0.7; the bias is random.
+# Post block 2: "lets build our own TensorFlow computation graph"
+# Reordered: the read-out W, b of block 5 is built here, because block 4 already needs the output.
 # ---------------------------------------------------------------------------
 @dataclass
 class Network:
-    lstm: object  # keras.layers.LSTM
+    lstm: object  # keras.layers.LSTM: rnn_cell.LSTMCell run by rnn()
     W: object     # tf.Variable [num_hidden, 1]
     b: object     # tf.Variable [1]
 
     def __call__(self, seq_input):
         """[n_steps, seq_width] -> [n_steps, 1]: the post's `output`."""
-        outputs = self.lstm(seq_input[None])[0]  # one sequence, batch of 1
+        outputs = self.lstm(seq_input[None])[0]  # the whole half as ONE sequence, batch 1
         return outputs @ self.W + self.b
 
     @property
@@ -209,19 +79,23 @@ class Network:
 
 def build_network(num_hidden=num_hidden, seq_width=seq_width, seed=seed):
     tf = import_tensorflow()
+    seed_everything(seed)
     import keras
 
     uniform = keras.initializers.RandomUniform
+    # TF 0.7's LSTMCell: i, j, f, o = split([x, h] @ M + bias); c = sig(f + 1) c + sig(i) tanh(j); h = sig(o) tanh(c)
+    # Keras splits M into kernel (x rows) and recurrent kernel (h rows), orders gates i, f, c, o, keeps the +1 in the bias.
     lstm = keras.layers.LSTM(
         num_hidden,
         return_sequences=True,
         kernel_initializer=uniform(-init_scale, init_scale, seed=seed),
         recurrent_initializer=uniform(-init_scale, init_scale, seed=seed + 1),
         bias_initializer="zeros",
-        unit_forget_bias=True,  # 0.7 added a constant 1 to the forget gate; Keras starts its bias at 1
+        unit_forget_bias=True,
         name="lstm",
     )
     lstm.build((1, None, seq_width))
+    # 0.7's tf.get_variable default, uniform_unit_scaling: U(+-sqrt(3 / fan_in)); so b is random, not zero
     rng = np.random.default_rng(seed)
     w_scale, b_scale = math.sqrt(3.0 / num_hidden), math.sqrt(3.0)
     W = tf.Variable(rng.uniform(-w_scale, w_scale, (num_hidden, 1)).astype(np.float32), name="W")
@@ -230,42 +104,68 @@ def build_network(num_hidden=num_hidden, seq_width=seq_width, seed=seed):
 
 
 # ---------------------------------------------------------------------------
-# 4. Error, learning rate and optimiser, as in the post.
+# Post block 3: "Our goal is to make a prediction what is the value going to be in lag steps,
+# based on seq_width number of previous steps"
+# ---------------------------------------------------------------------------
+def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
+    # Row k, position i = offset + k: window y[i : i + seq_width], target y[i + seq_width + lag];
+    # zeros past the end of y, as the post's loop appended (its ragged list fails in NumPy >= 1.24).
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    padded = np.zeros(max(offset + n_steps + seq_width + lag, len(y)) + 1)
+    padded[: len(y)] = y
+    windows = np.lib.stride_tricks.sliding_window_view(padded, seq_width)
+    seq_input = windows[offset : offset + n_steps].copy()
+    seq_target = padded[offset + seq_width + lag : offset + seq_width + lag + n_steps]
+    return seq_input, seq_target.reshape(-1, 1)
+
+
+class Feed(NamedTuple):
+    """The post's feed dict: what fills the placeholders seq_input and seq_target."""
+    seq_input: object
+    seq_target: object
+
+
+def feed_dict(seq_input, seq_target):
+    tf = import_tensorflow()
+    return Feed(tf.constant(seq_input, tf.float32), tf.constant(seq_target, tf.float32))
+
+
+# ---------------------------------------------------------------------------
+# Post block 4: "Lets generate inputs and targets and feed them to our rnn"
+# ---------------------------------------------------------------------------
+def make_predict(network, jit_compile=True):
+    """session.run(output, feed_dict=feed), compiled once for both halves (same shape)."""
+    tf = import_tensorflow(xla=jit_compile)
+    return tf.function(network.__call__, jit_compile=jit_compile, autograph=False)
+
+
+def plot_untrained(fig, x, train_target, net_outs):
+    ax = fig.subplots()
+    ax.plot(x, train_target, "b-", label="target (training half)")
+    ax.plot(x, net_outs, "r-", label="untrained network's output")
+    return _finish(fig, ax, "Before training")
+
+
+# ---------------------------------------------------------------------------
+# Post block 5: "Now let's add some train ops."
 # ---------------------------------------------------------------------------
 def error(output, seq_target):
-    """The post's error: the L2 norm of the residual (not a mean)."""
     tf = import_tensorflow()
+    # error = sqrt(sum((output - target)^2)): the L2 norm of the residual, not a mean
     return tf.sqrt(tf.reduce_sum(tf.square(output - seq_target)))
-
-
-def learning_rate(i, schedule="as-written"):
-    """The rate the post's `if/elif` chain sets before epoch i."""
-    for after, rate in LR_SCHEDULES[schedule]:
-        if i > after:
-            return rate
-    return BASE_LR
 
 
 def build_optimizer(network):
     import keras
 
-    optimizer = keras.optimizers.Adam(learning_rate=BASE_LR, epsilon=adam_epsilon)
-    # Built up front so a checkpoint has the same variables whether or not any
-    # epoch ran (--epochs 0) and so --restore can load the Adam moments.
-    optimizer.build(network.trainable_variables)
+    optimizer = keras.optimizers.Adam(learning_rate=0.0, epsilon=adam_epsilon)  # lr = tf.Variable(0.)
+    optimizer.build(network.trainable_variables)  # its moments exist now, so a checkpoint always holds them
     return optimizer
 
 
-# ---------------------------------------------------------------------------
-# 5. One training step and the prediction run. The post's session.run
-#    returned the error and output computed before that step's update; so
-#    does train_step. Both are traced once (the training and test halves have
-#    the same shape) and compiled with XLA: the model is tiny, so an epoch is
-#    628 small sequential steps and the cost is per-op overhead, which XLA
-#    fuses away.
-# ---------------------------------------------------------------------------
 def make_train_step(network, optimizer, jit_compile=True):
-    tf = import_tensorflow()
+    """session.run([error, output, train_op]): the error and output from *before* the update."""
+    tf = import_tensorflow(xla=jit_compile)
     tvars = network.trainable_variables
 
     @tf.function(jit_compile=jit_compile, autograph=False)
@@ -280,85 +180,304 @@ def make_train_step(network, optimizer, jit_compile=True):
     return train_step
 
 
-def make_predict(network, jit_compile=True):
+# ---------------------------------------------------------------------------
+# Post block 6: "Now lets run training for 100 epochs"
+# ---------------------------------------------------------------------------
+def learning_rate(i):
+    """The post's chain, as written (--lr-schedule as-written)."""
+    new_lr = 1e-2
+    if i > 25:
+        new_lr = 5e-3
+    elif i > 50:  # never runs, nor does the next: any i > 50 took `if i > 25` (README: differences)
+        new_lr = 1e-4
+    elif i > 75:
+        new_lr = 1e-5
+    return new_lr
+
+
+def stepped_learning_rate(i):
+    """What the chain was meant to do (--lr-schedule stepped)."""
+    return 1e-5 if i > 75 else 1e-4 if i > 50 else 5e-3 if i > 25 else 1e-2
+
+
+LR_SCHEDULES = {"as-written": learning_rate, "stepped": stepped_learning_rate}
+
+
+def train(train_step, optimizer, feed, n_epochs, lr=learning_rate):
+    """The post's loop: set the rate, run one step; yields (i, err, net_outs) each epoch."""
+    for i in range(n_epochs):
+        optimizer.learning_rate.assign(lr(i))
+        err, net_outs = train_step(feed.seq_input, feed.seq_target)
+        yield i, float(err), net_outs
+
+
+def checkpoint_prefix(out, num_hidden, seq_width):
+    # saver.save(session, 'sine-wave-rnn-' + str(num_hidden) + '-' + str(seq_width), global_step=0)
+    return os.path.join(out, f"sine-wave-rnn-{num_hidden}-{seq_width}-0")
+
+
+def make_checkpoint(network, optimizer, settings):
+    """tf.train.Saver(): every variable, plus the settings that give the weights their meaning."""
     tf = import_tensorflow()
-    return tf.function(network.__call__, jit_compile=jit_compile, autograph=False)
+    return tf.train.Checkpoint(lstm=network.lstm, W=network.W, b=network.b, optimizer=optimizer,
+                               settings=tf.Variable(json.dumps(settings, sort_keys=True), trainable=False))
+
+
+def plot_training_complete(fig, x_train, train_target, train_outs, x_test, test_target, test_outs):
+    ax = fig.subplots()
+    ax.plot(x_train, train_target, "b-", label="target")
+    ax.plot(x_train, train_outs, "g--", label="output, training half")
+    ax.plot(x_test, test_outs, "r--", label="output, test half (y repeats: a near-copy of the first)")
+    ax.plot(x_test, test_target, "b-")
+    ax.axvline(x_test[0], color="0.6", linewidth=0.8)
+    return _finish(fig, ax, "After training: the training half, then the test half")
+
+
+def run(args, results):
+    """The post from start to finish; `results` (below the fence) stages every file and figure."""
+    # Post block 1: the sequence, shown before TensorFlow loads
+    x, y = gen_seq()
+    results.figure("sequence.png", plot_sequence, x, y, show=True)
+
+    # Post block 2: the network, W and b included
+    n_steps = len(x) // 2  # the post's len(x)/2 was Python 2 integer division
+    network = build_network(args.hidden, args.seq_width, args.seed)
+
+    # Post block 3: inputs and targets of the training half
+    train_input, train_target = gen_inputs(y, n_steps, offset=0, seq_width=args.seq_width, lag=args.lag)
+    feed = feed_dict(train_input, train_target)
+
+    # Post block 4: the untrained network's output
+    predict = make_predict(network, jit_compile=not args.no_xla)
+    if not args.restore:
+        net_outs = predict(feed.seq_input)
+        results.figure("sequence-and-network-output.png", plot_untrained,
+                       x[:n_steps], train_target, net_outs, figsize=WIDE, show=True)
+
+    # Post block 5: the train ops
+    optimizer = build_optimizer(network)
+    train_step = make_train_step(network, optimizer, jit_compile=not args.no_xla)
+    saver = make_checkpoint(network, optimizer, results.settings)
+
+    # Post block 6: 100 epochs (or the saved ones), the checkpoint, both halves
+    prefix = checkpoint_prefix(args.out, args.hidden, args.seq_width)
+    errors = []
+    if args.restore:
+        results.restore(saver, prefix)  # the author's is_training = False
+    else:
+        for i, err, net_outs in results.watch(train(train_step, optimizer, feed, args.epochs,
+                                                    LR_SCHEDULES[args.lr_schedule])):
+            errors.append(err)
+            results.log("Epoch %d: %1.5f" % (i, err))
+        results.save(saver, prefix)
+    train_outs = predict(feed.seq_input)
+    test_input, test_target = gen_inputs(y, n_steps, offset=n_steps, seq_width=args.seq_width, lag=args.lag)
+    test_fed = feed_dict(test_input, test_target)
+    test_outs = predict(test_fed.seq_input)  # the post ran `feed` here (README: differences)
+    results.figure("training-complete.png", plot_training_complete, x[:n_steps], train_target, train_outs,
+                   x[n_steps:2 * n_steps], test_target, test_outs, figsize=WIDE)
+
+    # Not in the post: how good is it, then every file into place at once
+    return results.finish(errors, x, y, train_input, train_target, train_outs.numpy(),
+                          test_input, test_target, test_outs.numpy())
+
+
+# ===========================================================================
+# Everything the post does not have: the plumbing, below this fence.
+# ===========================================================================
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import errno  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import shlex  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+PROG = "sine_wave.py"
+MAX_HIDDEN = 512  # XLA's step needs ~628 * 4 * hidden^2 floats (README: big networks)
+
+
+class UserError(Exception):
+    """A problem the user can fix: one line on stderr, and an exit status."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
 
 
 class Diverged(Exception):
     pass
 
 
-def train(train_step, optimizer, train_input, train_target, n_epochs,
-          schedule="as-written", log=print, progress=None):
-    """Run the post's training loop; returns the error logged at each epoch.
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM; a BaseException so that no `except Exception` on the way swallows it."""
 
-    `progress`, if given, is kept up to date: the epoch under way, and how
-    long each epoch took.
-    """
-    progress = {} if progress is None else progress
-    progress["seconds"] = []
-    errors = []
-    for i in range(n_epochs):
-        progress["epoch"] = i
-        started = time.perf_counter()
-        optimizer.learning_rate.assign(learning_rate(i, schedule))
-        err, _ = train_step(train_input, train_target)
-        err = float(err)
-        progress["seconds"].append(time.perf_counter() - started)
-        if not math.isfinite(err):
-            raise Diverged(f"the training error became {err} at epoch {i}")
-        errors.append(err)
-        log("Epoch %d: %1.5f" % (i, err))
-    return errors
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
 
 
-# ---------------------------------------------------------------------------
-# 6. The checkpoint: every variable of the run (LSTM, W, b, Adam's moments and
-#    step count, the learning rate) under the post's name. TF 0.7's Saver
-#    wrote <name>-<global_step>; tf.train.Checkpoint writes <prefix>.index and
-#    <prefix>.data-00000-of-00001.
-# ---------------------------------------------------------------------------
-def checkpoint_prefix(out, num_hidden, seq_width):
-    return os.path.join(out, f"sine-wave-rnn-{num_hidden}-{seq_width}-0")
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
-def make_checkpoint(network, optimizer):
+# --- A quiet, talking start-up ----------------------------------------------
+# TF prints C++ start-up lines even with TF_CPP_MIN_LOG_LEVEL set (README: a quiet console).
+_TF_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|oneDNN custom operations are on|Could not find cuda drivers|failed call to cuInit"
+    r"|cpu_feature_guard|This TensorFlow binary is optimized|To enable the following instructions"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|TF-TRT Warning"
+    r"|XLA service .* initialized for platform|StreamExecutor (device )?[\[(]\d+[\])]: Host"
+    r"|Compiled cluster using XLA"
+)
+# A helper process passes on what isn't noise as it comes, so a message survives TF exiting mid-import.
+_FILTER = ("import re, signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nnoise = re.compile(sys.argv[1])\n"
+           "for line in sys.stdin.buffer:\n"
+           "    if line.strip() and not noise.search(line.decode(errors='replace')):\n"
+           "        sys.stderr.buffer.write(line); sys.stderr.buffer.flush()\n")
+
+
+@contextlib.contextmanager
+def _filtered_stderr(noise):
+    """Route file descriptor 2 through the filter while the block runs."""
+    sys.stderr.flush()
+    try:
+        child = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, noise.pattern],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+    except OSError:  # no way to start it: let everything through
+        yield
+        return
+    saved = os.dup(2)
+    os.dup2(child.stdin.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        child.stdin.close()
+        child.wait()
+
+
+class Status:
+    """One line on a terminal's stderr saying what the run waits on; erased when the log goes on."""
+    shown = False
+    enabled = False
+
+    def say(self, text):
+        if self.enabled:
+            sys.stderr.write(f"\r\033[K{PROG}: {text}")
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self):
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+STATUS = Status()
+_xla_ready = False
+
+
+def import_tensorflow(xla=False):
+    """Import TensorFlow (with Keras on it) quietly; a failure says why in one line."""
+    global _xla_ready
+    if "tensorflow" not in sys.modules:
+        STATUS.say("loading TensorFlow...")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # whatever keras.json or the environment says
+        # Notices about the libraries' own future APIs are for their developers, not for this script's user.
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"(tensorflow|keras|matplotlib|absl)\b")
+        try:
+            with _filtered_stderr(_TF_NOISE):
+                import tensorflow as tf
+
+                tf.config.list_logical_devices()  # device start-up (cuInit) prints here
+        except Exception as exc:  # ImportError, or a broken install failing its own way
+            raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {_first_line(exc)}); "
+                            "install it with: pip install -r requirements.txt") from None
+    tf = sys.modules["tensorflow"]
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise UserError(f"Keras is already loaded with the {keras.backend.backend()} backend in this process; "
+                        "start a new one (in a notebook: restart the kernel) and run sine_wave.py first")
+    if xla and not _xla_ready:
+        try:  # XLA announces itself on its first compile (INFO, whatever the log level): let it do so here
+            with _filtered_stderr(_TF_NOISE):
+                tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
+        except Exception as exc:
+            raise UserError(f"XLA cannot compile here ({_first_line(exc)}); run with --no-xla") from None
+        _xla_ready = True
+    return tf
+
+
+def seed_everything(value):
+    """Python, NumPy and TensorFlow from one seed, and deterministic TF ops."""
     tf = import_tensorflow()
-    return tf.train.Checkpoint(lstm=network.lstm, W=network.W, b=network.b, optimizer=optimizer)
+    import keras
+
+    keras.utils.set_random_seed(value)
+    tf.config.experimental.enable_op_determinism()
 
 
-def require_checkpoint(prefix, command_hint):
-    index = prefix + ".index"
-    if not os.path.exists(index):
-        raise UserError(f"no checkpoint at {prefix} (looked for {index}); create it with: {command_hint}")
+# --- Checkpoints: settings and checks ----------------------------------------
+def require_checkpoint(prefix, args):
+    if not os.path.exists(prefix + ".index"):
+        raise UserError(f"no checkpoint at {prefix} (looked for {prefix}.index); create it with: "
+                        f"python sine_wave.py {_options(args, restore=False)}")
 
 
-def restore_checkpoint(ckpt, prefix, command_hint):
-    """Load `prefix` into `ckpt`, or raise a one-line UserError saying why not."""
+def _options(args, restore, lag=None):
+    words = ["--out", args.out, "--hidden", args.hidden, "--seq-width", args.seq_width, "--lag", lag or args.lag]
+    return " ".join(shlex.quote(str(w)) for w in words) + (" --restore" if restore else "")
+
+
+def restore_checkpoint(ckpt, prefix, args):
+    """Load `prefix` into `ckpt`, or raise a one-line UserError saying why not; returns its settings."""
     tf = import_tensorflow()
-    require_checkpoint(prefix, command_hint)
+    require_checkpoint(prefix, args)
     try:
         reader = tf.train.load_checkpoint(prefix)
         saved = reader.get_variable_to_shape_map()
+        settings = (json.loads(reader.get_tensor(_SETTINGS).decode()) if _SETTINGS in saved else None)
     except Exception as exc:  # TF raises several kinds for a damaged file
         raise UserError(f"cannot read checkpoint {prefix}: {_first_line(exc)}") from None
-    # Compare shapes before loading: TF's own mismatch error is a page long.
+    if settings is None:
+        raise UserError(f"checkpoint {prefix} records no settings (an older sine_wave.py wrote it, or another "
+                        f"program); train it again with: python sine_wave.py {_options(args, restore=False)}")
+    if settings.get("lag") != args.lag:
+        raise UserError(f"checkpoint {prefix} was trained with --lag {settings.get('lag')}, not --lag {args.lag}; "
+                        f"use it with: python sine_wave.py {_options(args, True, settings.get('lag'))}")
+    # Shapes before loading: TF's own mismatch error is a page long. The network's variables first.
     expected = _checkpoint_shapes(ckpt)
-    # The network's own variables first: naming W or the LSTM kernel says more
-    # than naming Adam's moment for it.
     for key, shape in sorted(expected.items(), key=lambda kv: (kv[0].startswith("optimizer"), kv[0])):
         if key not in saved:
             raise UserError(f"checkpoint {prefix} has no variable {_short(key)}; it was not written by this script")
         if list(saved[key]) != list(shape):
-            raise UserError(
-                f"checkpoint {prefix} does not fit these options: {_short(key)} has shape "
-                f"{tuple(saved[key])} in the file but {tuple(shape)} here (check --hidden and --seq-width)"
-            )
+            raise UserError(f"checkpoint {prefix} does not fit these options: {_short(key)} has shape "
+                            f"{tuple(saved[key])} in the file but {tuple(shape)} here (check --hidden and --seq-width)")
     try:
         ckpt.read(prefix).assert_existing_objects_matched()
     except Exception as exc:
         raise UserError(f"cannot read checkpoint {prefix}: {_first_line(exc)}") from None
+    return settings
+
+
+_SETTINGS = "settings/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def _checkpoint_shapes(ckpt):
@@ -373,76 +492,81 @@ def _short(key):
     return key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
 
 
-def _first_line(exc):
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+# --- How good is it: the test half against simple predictors ----------------
+def real_target_count(n_targets, offset, seq_width, lag, length):
+    """How many of the rows from `offset` have a target inside the sequence (not padding)."""
+    return int(np.clip(length - (offset + seq_width + lag), 0, n_targets))
 
 
-# ---------------------------------------------------------------------------
-# 7. How good is it? RMSE on the test half against three simple predictors on
-#    the same windows. Only rows whose target is real data count: past the end
-#    of the sequence gen_inputs pads targets with zeros.
-# ---------------------------------------------------------------------------
 def rmse(pred, target):
     pred, target = np.ravel(pred), np.ravel(target)
     return float(np.sqrt(np.mean((pred - target) ** 2)))
 
 
 def baseline_predictions(train_input, train_target, test_input):
-    """Always zero; the window's last value; a least-squares linear map."""
+    """Always zero; the window's last value; a least-squares linear map fitted on the training half."""
     design = np.hstack([train_input, np.ones((len(train_input), 1))])
     coef, *_ = np.linalg.lstsq(design, np.ravel(train_target), rcond=None)
+    return {"zero": np.zeros(len(test_input)), "last_value": test_input[:, -1],
+            "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef}
+
+
+def nearest_training_window(train_input, test_input):
+    """For each test window, the largest |difference| to its closest training window."""
+    return np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input])
+
+
+def metrics_of(errors, train_input, train_target, train_outs, test_input, test_target, test_outs, y, args):
+    n_real = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
+    preds = {"lstm": np.ravel(test_outs), **baseline_predictions(train_input, train_target, test_input)}
+    final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
+    gaps = nearest_training_window(train_input, test_input[:n_real])
     return {
-        "zero": np.zeros(len(test_input)),
-        "last_value": test_input[:, -1],
-        "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef,
+        "train_error": errors[-1] if errors else final_error,
+        "final_train_error": final_error,
+        "test_rmse": {name: rmse(p[:n_real], test_target[:n_real]) for name, p in preds.items()},
+        "test_positions": n_real,
+        "test_half": "y repeats every 2 pi, so each test window nearly repeats a training window",
+        "test_window_gap": {"max": float(gaps.max()), "median": float(np.median(gaps)),
+                            "y_range": float(np.ptp(y))},
+        "epochs": len(errors),
+        "restored": bool(args.restore),
+        "options": {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag, "seed": args.seed,
+                    "lr_schedule": args.lr_schedule, "xla": not args.no_xla},
     }
 
 
-def rmse_on_test_half(test_outs, train_input, train_target, test_input, test_target, n_real):
-    preds = {"lstm": np.ravel(test_outs)}
-    preds.update(baseline_predictions(train_input, train_target, test_input))
-    return {name: rmse(p[:n_real], test_target[:n_real]) for name, p in preds.items()}
+def metrics_lines(metrics):
+    names = {"lstm": "LSTM (this network)", "zero": "always zero",
+             "last_value": "last value of the window", "linear": "linear map, least squares"}
+    which = "last epoch" if metrics["epochs"] else "restored network" if metrics["restored"] else "untrained network"
+    gap = metrics["test_window_gap"]
+    yield ""
+    yield f"Training error (the post's sqrt of sum of squares), {which}: {metrics['train_error']:.5f}"
+    yield f"Test RMSE over the {metrics['test_positions']} test positions with a real target:"
+    for key, label in names.items():
+        yield f"  {label:<28}{metrics['test_rmse'][key]:>9.5f}"
+    yield (f"(y repeats every 2 pi: each test window lies within {gap['max']:.3f} of a training window, "
+           f"so this measures fit, not generalisation)")
+    yield ""
 
 
-# ---------------------------------------------------------------------------
-# 8. Figures, with the post's colours and line styles plus what it lacked:
-#    titles, axis labels, legends. Each function draws on the figure it is
-#    given, so the same code serves files (a bare Figure, no display needed)
-#    and windows (a pyplot figure).
-# ---------------------------------------------------------------------------
-WIDE = (12, 7)  # the post's trained-network figures were wide
+def write_predictions(path, x, train_target, train_outs, test_target, test_outs, n_steps):
+    """Both halves as CSV, every value written exactly (repr round-trips)."""
+    with open(path, "w") as f:
+        f.write("x,half,target,prediction\n")
+        for half, xs, target, outs in (("train", x[:n_steps], train_target, train_outs),
+                                       ("test", x[n_steps:2 * n_steps], test_target, test_outs)):
+            for xi, t, p in zip(xs, np.ravel(target), np.ravel(outs)):
+                f.write(f"{float(xi)!r},{half},{float(t)!r},{float(p)!r}\n")
 
 
+# --- Figures ------------------------------------------------------------------
 def _finish(fig, ax, title, xlabel="x", ylabel="y"):
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    # Below the axes, so it never hides the curves it explains.
     if ax.get_legend_handles_labels()[0]:
-        fig.legend(loc="outside lower center", ncols=4, frameon=False)
+        fig.legend(loc="outside lower center", ncols=4, frameon=False)  # below the axes, off the curves
     return fig
-
-
-def plot_sequence(fig, x, y):
-    ax = fig.subplots()
-    ax.plot(x, y, "b-", label="y = 100 sin(8x) exp(-(sin(x - pi/2) - 2 pi)^2 / 9)")
-    return _finish(fig, ax, "The sequence: a sine wave under a repeating bell")
-
-
-def plot_untrained(fig, x, train_target, net_outs):
-    ax = fig.subplots()
-    ax.plot(x, train_target, "b-", label="target (training half)")
-    ax.plot(x, net_outs, "r-", label="untrained network's output")
-    return _finish(fig, ax, "Before training")
-
-
-def plot_training_complete(fig, x_train, train_target, train_outs, x_test, test_target, test_outs):
-    ax = fig.subplots()
-    ax.plot(x_train, train_target, "b-", label="target")
-    ax.plot(x_train, train_outs, "g--", label="output, training half")
-    ax.plot(x_test, test_outs, "r--", label="output, test half (unseen)")
-    ax.plot(x_test, test_target, "b-")
-    ax.axvline(x_test[0], color="0.6", linewidth=0.8)
-    return _finish(fig, ax, "After training: the training half, then the unseen test half")
 
 
 def plot_training_error(fig, errors):
@@ -454,40 +578,25 @@ def plot_training_error(fig, errors):
     return _finish(fig, ax, "Training error per epoch (before each update)", "epoch", "error (log scale)")
 
 
-class Figures:
-    """Draws each figure and saves it into `folder`.
+def animate_training(path, x, train_target, frames):
+    """training.gif: the output against the target, one frame per recorded epoch (Matplotlib's Pillow writer)."""
+    from matplotlib.animation import PillowWriter
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    Where a window can open, each figure is drawn on the main thread and shown
-    when the post shows it (plt.show() blocks until the window is closed, as
-    in the post). Elsewhere figures are drawn and saved on one worker thread,
-    while training runs.
-    """
-
-    def __init__(self, folder, show):
-        self.folder = folder
-        self.plt = _interactive_pyplot() if show else None
-        self.pool = None if self.plt else ThreadPoolExecutor(max_workers=1)
-        self.jobs = []
-
-    def draw(self, name, plot, *data, figsize=(8, 6)):
-        path = os.path.join(self.folder, name)
-        if self.plt is not None:
-            _draw(self.plt.figure(num=name, figsize=figsize, layout="constrained"), plot, data, path)
-        else:
-            self.jobs.append(self.pool.submit(_draw, None, plot, data, path, figsize))
-
-    def show(self):
-        if self.plt is not None:
-            self.plt.show()
-
-    def wait(self):
-        """Block until every figure is saved; re-raise a drawing error."""
-        for job in self.jobs:
-            job.result()
-
-    def close(self):
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot(x, train_target, "b-", label="target")
+    (line,) = ax.plot(x, frames[0][1], "g--", label="output")
+    ax.set(xlabel="x", ylabel="y", ylim=(1.1 * float(np.min(train_target)), 1.1 * float(np.max(train_target))))
+    _finish(fig, ax, "")
+    writer = PillowWriter(fps=10)
+    with writer.saving(fig, path, dpi=80):
+        for i, outs in frames:
+            line.set_ydata(outs)
+            ax.set_title(f"Training, epoch {i}")
+            writer.grab_frame()
 
 
 def _draw(fig, plot, data, path, figsize=None):
@@ -499,16 +608,19 @@ def _draw(fig, plot, data, path, figsize=None):
     fig.savefig(path, dpi=100)
 
 
-def _interactive_pyplot():
-    """pyplot if a window can open here (honouring MPLBACKEND), else None."""
-    if os.environ.get("CI"):
+_NOT_SHOWN = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
+_WINDOWS = {"macosx", "qtagg", "qt5agg", "gtk3agg", "gtk4agg", "gtk3cairo", "gtk4cairo", "tkagg", "tkcairo",
+            "wxagg", "wx", "qtcairo", "qt5cairo"}
+
+
+def _showing_pyplot():
+    """pyplot if figures can be shown here (a window, or inline in a notebook), else None."""
+    backend = os.environ.get("MPLBACKEND", "").lower()
+    in_notebook = "ipykernel" in sys.modules
+    if backend in _NOT_SHOWN or (os.environ.get("CI") and not in_notebook):
         return None
-    backend = os.environ.get("MPLBACKEND", "")
-    if backend.lower() in {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}:
-        return None
-    if sys.platform.startswith("linux") and not backend and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
+    if sys.platform.startswith("linux") and not (backend or in_notebook) and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return None  # no display: skip the pyplot import altogether
     try:
         import matplotlib.pyplot as plt
@@ -516,111 +628,304 @@ def _interactive_pyplot():
         name = plt.get_backend().lower()
     except Exception:  # the backend asked for cannot start here
         return None
-    interactive = {"macosx", "qtagg", "qt5agg", "gtk3agg", "gtk4agg", "gtk3cairo",
-                   "gtk4cairo", "tkagg", "tkcairo", "wxagg", "wx", "qtcairo", "qt5cairo"}
-    return plt if name in interactive else None
+    return plt if name in _WINDOWS or "inline" in name else None
 
 
-# ---------------------------------------------------------------------------
-# Writing results. Everything a run writes goes into a scratch folder beside
-# the results first; only when the whole run has succeeded is each file moved
-# into place with os.replace (atomic per file), with Ctrl-C and SIGTERM held
-# back meanwhile. An interrupted or failed run leaves the previous checkpoint,
-# figures and metrics exactly as they were.
-# ---------------------------------------------------------------------------
-class Staging:
-    PREFIX = ".sine_wave-"
+class Figures:
+    """Saves each figure into `folder`; where figures can be shown, shows them at the post's plt.show().
 
-    def __init__(self, out):
-        self.out = out
-        _remove_stale_staging(out)
-        self.dir = tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=out)
+    Shown figures are drawn on the main thread (a window blocks until closed, as in the post);
+    elsewhere they are drawn on one worker thread while training runs.
+    """
 
-    def path(self, name):
-        return os.path.join(self.dir, name)
+    def __init__(self, folder, show):
+        self.folder = folder
+        self.plt = _showing_pyplot() if show else None
+        self.pool = None if self.plt else ThreadPoolExecutor(max_workers=1)
+        self.jobs, self.shown = [], []
 
-    def commit(self):
-        """Move every staged file into `out`; return their new paths."""
-        # The checkpoint's .index goes last: it is what --restore looks for,
-        # so the new data file is in place before the index that points at it.
-        names = sorted(os.listdir(self.dir), key=lambda n: (n.endswith(".index"), n))
-        with _folder_locked(self.out), _signals_held():
-            for name in names:
-                os.replace(self.path(name), os.path.join(self.out, name))
-        return [os.path.join(self.out, n) for n in names]
+    def draw(self, name, plot, *data, figsize=(8, 6)):
+        path = os.path.join(self.folder, name)
+        if self.plt is not None:
+            self.shown.append(self.plt.figure(num=name, figsize=figsize, layout="constrained"))
+            _draw(self.shown[-1], plot, data, path)
+        else:
+            self.jobs.append(self.pool.submit(_draw, None, plot, data, path, figsize))
 
-    def discard(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def later(self, fn, *data):
+        """Run fn(*data) off the critical path where there is a worker, else now."""
+        if self.pool is None:
+            fn(*data)
+        else:
+            self.jobs.append(self.pool.submit(fn, *data))
+
+    def show(self):
+        if self.plt is not None:
+            self.plt.show()
+
+    def wait(self):
+        for job in self.jobs:
+            job.result()  # re-raises a drawing error
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        for fig in self.shown:
+            self.plt.close(fig)
 
 
-def _remove_stale_staging(out):
-    """Remove scratch folders left by runs that were killed (kill -9, power cut)."""
-    for name in os.listdir(out):
-        match = re.fullmatch(re.escape(Staging.PREFIX) + r"(\d+)-\w+", name)
-        if match and not _process_alive(int(match[1])):
-            shutil.rmtree(os.path.join(out, name), ignore_errors=True)
+# --- Saving: all or nothing ---------------------------------------------------
+# A run writes into its own scratch folder inside --out, locked (flock) while the run lives.
+# `commit` links every file it will replace into the scratch folder, writes a journal, then
+# moves the new files in; any failure puts the old ones back. A run killed mid-move leaves
+# the journal, and the next run into the folder rolls the move back (README: safe saving).
+try:
+    import fcntl  # noqa: E402
+except ImportError:  # Windows: no flock; scratch folders of killed runs are left for the user
+    fcntl = None
+
+_JOURNAL, _BACKUP = "journal", ".old"
+_deferred = []  # signals that arrived while files were being moved in; acted on after
 
 
-def _process_alive(pid):
-    if os.name == "nt":
-        return True  # os.kill(pid, 0) would signal it there: leave the folder be
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, but not ours to signal
-    return True
+def _raise_interrupted(signum, frame):
+    if _deferred:
+        _deferred.append(signum)
+        return
+    for s in (signal.SIGINT, signal.SIGTERM):  # one message, however often Ctrl-C is pressed
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
 
 
 @contextlib.contextmanager
-def _folder_locked(path):
-    """One run at a time moves its files into `path`, so two runs into the same
-    folder cannot leave one's checkpoint index beside the other's data."""
+def _signals_deferred():
+    _deferred[:] = [None]
     try:
-        import fcntl
-    except ImportError:  # not on Windows; there the replace stays per file
         yield
+    finally:
+        pending = [s for s in _deferred if s is not None]
+        _deferred[:] = []
+        if pending:
+            _raise_interrupted(pending[0], None)
+
+
+@contextlib.contextmanager
+def _locked(path, wait=True):
+    """Hold flock on folder `path` (POSIX); yields False if `wait` is off and another process holds it."""
+    if fcntl is None:
+        yield True
         return
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # an advisory lock on the folder itself: no lock file
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def _signals_held():
-    """Hold SIGINT and SIGTERM until the block ends (where the OS allows)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
+def _roll_back(folder, out):
+    """Undo a move into `out` that failed or was cut short, from `folder`'s journal."""
+    with open(os.path.join(folder, _JOURNAL)) as f:
+        names = f.read().split()
+    for name in names:
+        old, staged = os.path.join(folder, name + _BACKUP), os.path.join(folder, name)
+        if os.path.exists(old):
+            os.replace(old, os.path.join(out, name))
+        elif not os.path.exists(staged):  # moved in, with nothing before it
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out, name))
+
+
+class Staging:
+    PREFIX = ".sine_wave-"
+    committed = []
+
+    def __init__(self, out):
+        self.out = out
+        with _locked(out, wait=False) as free:
+            if free:  # else another run is moving its files in: leave recovery to the next run
+                _recover(out)
+            self.dir = tempfile.mkdtemp(prefix=self.PREFIX, dir=out)
+            self._lock = _locked(self.dir)  # marks this folder live for as long as the run lives
+            self._lock.__enter__()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def commit(self, names):
+        """Move `names` from the scratch folder into `out`, all or nothing."""
+        for name in names:
+            if not os.path.isfile(self.path(name)):
+                raise OSError(errno.ENOENT, f"{name} vanished from the run's scratch folder (was {self.out} "
+                              "moved or removed during the run?)")
+        with _locked(self.out), _signals_deferred():
+            for name in names:
+                if os.path.exists(os.path.join(self.out, name)):
+                    os.link(os.path.join(self.out, name), self.path(name + _BACKUP))
+            with open(self.path(_JOURNAL + ".tmp"), "w") as f:
+                f.write("\n".join(names))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(self.path(_JOURNAL + ".tmp"), self.path(_JOURNAL))
+            try:
+                for name in names:
+                    os.replace(self.path(name), os.path.join(self.out, name))
+            except BaseException:
+                _roll_back(self.dir, self.out)
+                raise
+            os.remove(self.path(_JOURNAL))  # the move is complete: nothing to undo
+            self.committed = [os.path.join(self.out, n) for n in names]
+        return self.committed
+
+    def discard(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._lock.__exit__(None, None, None)
+
+
+def _recover(out):
+    """Roll back and remove the scratch folders of runs that died (their flock is gone)."""
+    if fcntl is None:
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    for name in os.listdir(out):
+        folder = os.path.join(out, name)
+        if not (name.startswith(Staging.PREFIX) and os.path.isdir(folder)):
+            continue
+        with _locked(folder, wait=False) as dead:
+            if dead:
+                if os.path.exists(os.path.join(folder, _JOURNAL)):
+                    _roll_back(folder, out)
+                shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_predictions(path, x, train_target, train_outs, test_target, test_outs, n_steps):
-    """Both halves as CSV, every value written exactly (repr round-trips)."""
-    with open(path, "w") as f:
-        f.write("x,half,target,prediction\n")
-        halves = (("train", x[:n_steps], train_target, train_outs),
-                  ("test", x[n_steps:2 * n_steps], test_target, test_outs))
-        for half, xs, target, outs in halves:
-            for xi, t, p in zip(xs, np.ravel(target), np.ravel(outs)):
-                f.write(f"{float(xi)!r},{half},{float(t)!r},{float(p)!r}\n")
+# --- One run's results: staging, figures, timing, metrics --------------------
+class Results:
+    """Everything `run` writes or shows, and how far it got."""
+
+    FRAME_EVERY = 2  # epochs between frames of training.gif
+
+    def __init__(self, args, log=print):
+        self.args, self.log_line = args, log
+        self.started = time.perf_counter()
+        self.epoch = None      # the epoch under way, for the interrupt message
+        self.seconds = []      # each epoch's time
+        self.frames = []       # (epoch, output) for --animate
+        self.restored_from = None
+        self.names = []        # files staged so far
+        self.settings = {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag,
+                         "seed": args.seed, "lr_schedule": args.lr_schedule, "epochs": args.epochs}
+        if args.restore:
+            require_checkpoint(checkpoint_prefix(args.out, args.hidden, args.seq_width), args)  # before TF loads
+        self.staging = Staging(args.out)
+        self.figures = Figures(self.staging.dir, show=not args.no_show)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.figures.close()
+        self.staging.discard()
+
+    def log(self, line):
+        STATUS.clear()
+        self.log_line(line)
+
+    def figure(self, name, plot, *data, figsize=(8, 6), show=False):
+        self.names.append(name)
+        self.figures.draw(name, plot, *(getattr(d, "numpy", lambda: d)() for d in data), figsize=figsize)
+        if show:
+            self.figures.show()
+
+    def watch(self, epochs):
+        """Time each epoch, stop on a non-finite error, keep frames for --animate."""
+        self.epoch = 0
+        STATUS.say("compiling the training step" + ("" if self.args.no_xla else " with XLA") + "...")
+        started = time.perf_counter()
+        for i, err, net_outs in epochs:
+            now = time.perf_counter()
+            self.seconds.append(now - started)
+            started = now
+            if not math.isfinite(err):
+                raise Diverged(f"the training error became {err} at epoch {i}")
+            if self.args.animate and (i % self.FRAME_EVERY == 0 or i == self.args.epochs - 1):
+                self.frames.append((i, net_outs.numpy()))
+            yield i, err, net_outs
+            self.epoch = i + 1
+
+    def save(self, saver, prefix):
+        self.epoch = None
+        name = os.path.basename(prefix)
+        try:
+            saver.write(self.staging.path(name))
+        except Exception as exc:  # TF's own errors (a full disk: ResourceExhaustedError)
+            raise OSError(f"writing the checkpoint failed: {_first_line(exc)}") from None
+        self.names += [name + ".index", name + ".data-00000-of-00001"]
+
+    def restore(self, saver, prefix):
+        self.restored_from = restore_checkpoint(saver, prefix, self.args)
+        self.log(f"Restored {prefix}")
+
+    def finish(self, errors, x, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
+        args, n_steps = self.args, len(train_input)
+        if not args.restore:
+            self.figure("training-error.png", plot_training_error, errors)
+        if self.frames:
+            self.names.append("training.gif")
+            self.figures.later(animate_training, self.staging.path("training.gif"), x[:n_steps], train_target,
+                               self.frames)
+        metrics = metrics_of(errors, train_input, train_target, train_outs, test_input, test_target,
+                             test_outs, y, args)
+        if self.restored_from:
+            metrics["checkpoint"] = self.restored_from
+        for line in metrics_lines(metrics):
+            self.log(line)
+        with open(self.staging.path("metrics.json"), "w") as f:
+            f.write(json.dumps(metrics, indent=2) + "\n")
+        write_predictions(self.staging.path("predictions.csv"), x, train_target, train_outs,
+                          test_target, test_outs, n_steps)
+        self.names += ["metrics.json", "predictions.csv"]
+        self.figures.wait()
+        # The checkpoint's .index last: it is what --restore looks for.
+        for path in self.staging.commit(sorted(self.names, key=lambda n: (n.endswith(".index"), n))):
+            self.log(f"Wrote {path}")
+        self.figures.show()
+        self.log(self.timing())
+        return metrics
+
+    def timing(self):
+        text = f"Finished in {time.perf_counter() - self.started:.1f} s"
+        if self.seconds:
+            first, *rest = self.seconds
+            text += f": the first epoch {first:.2f} s (tracing and compiling the step)"
+            if rest:
+                text += f", then {1000 * float(np.median(rest)):.1f} ms per epoch (median)"
+        return text
 
 
-# ---------------------------------------------------------------------------
-# Command line.
-# ---------------------------------------------------------------------------
+# --- The command line -----------------------------------------------------------
+EXAMPLES = """\
+examples:
+  python sine_wave.py                                  train as the post does, write output/
+  python sine_wave.py --restore                        predict with the checkpoint in output/
+  python sine_wave.py --lr-schedule stepped --out stepped
+  python sine_wave.py --no-show --animate              no windows; also write training.gif
+
+rules:
+  --lag + --seq-width is at most 628, so the test half keeps at least one real target.
+  --restore needs a checkpoint written with the same --hidden, --seq-width and --lag.
+  --hidden is at most 512: above that XLA's step needs over 10 GB and an epoch takes seconds.
+  --seed is from 0 to 4294967295 (NumPy's range).
+  Where a display is available each figure opens in a window and the run waits until you
+  close it, as the post's plt.show() did; --no-show skips the windows (files are still written).
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        # One line, exit status 2: no usage block to scroll past.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, no usage block
 
 
 def _whole_number(minimum, maximum=None):
@@ -639,37 +944,31 @@ def _whole_number(minimum, maximum=None):
 
 
 def make_parser():
-    p = _Parser(
-        prog=PROG,
-        description="Train the LSTM of 'TensorFlow and Recurrent Neural Networks' (2016) to "
-        "predict a bell-modulated sine wave, and save its figures, checkpoint and metrics.",
-        epilog="examples: python sine_wave.py | python sine_wave.py --restore | "
-        "python sine_wave.py --lr-schedule stepped --out stepped",
-    )
+    p = _Parser(prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+                description="Train the LSTM of 'TensorFlow and Recurrent Neural Networks' (2016) to predict a\n"
+                            "bell-modulated sine wave, and save its figures, checkpoint and metrics.")
     p.add_argument("--epochs", metavar="N", type=_whole_number(0), default=epochs,
                    help="full-sequence training updates; 0 plots and saves the untrained network (default: %(default)s)")
-    # 4096 units already make 67 million weights (and twice that in Adam's
-    # moments); a larger number is far more likely a typo than a plan.
-    p.add_argument("--hidden", metavar="N", type=_whole_number(1, 4096), default=num_hidden,
-                   help="LSTM units, the post's num_hidden, 1 to 4096 (default: %(default)s)")
+    p.add_argument("--hidden", metavar="N", type=_whole_number(1), default=num_hidden,
+                   help=f"LSTM units, the post's num_hidden, 1 to {MAX_HIDDEN} (default: %(default)s)")
     p.add_argument("--seq-width", metavar="N", type=_whole_number(1), default=seq_width,
                    help="values in each input window, the post's seq_width (default: %(default)s)")
     p.add_argument("--lag", metavar="N", type=_whole_number(0), default=lag,
                    help="how many steps past the window's end the target lies (default: %(default)s)")
-    p.add_argument("--seed", metavar="N", type=_whole_number(0, 2**32 - 1), default=seed,  # NumPy's seed range
-                   help="random seed; the same seed prints the same log (default: %(default)s)")
+    p.add_argument("--seed", metavar="N", type=_whole_number(0, 2**32 - 1), default=seed,
+                   help="random seed, 0 to 2^32-1; the same seed prints the same log (default: %(default)s)")
     p.add_argument("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
-                   help="'as-written': what the post's if/elif chain does when run (1e-2, then 5e-3 after "
-                   "epoch 25); 'stepped': what it was meant to do (1e-2, 5e-3, 1e-4, 1e-5 after epochs "
-                   "25, 50, 75) (default: %(default)s)")
+                   help="as-written: what the post's chain does (1e-2, then 5e-3); stepped: what it meant "
+                        "(README: differences) (default: %(default)s)")
     p.add_argument("--out", metavar="DIR", default=out_dir,
                    help="folder for figures, checkpoint, predictions and metrics (default: %(default)s)")
-    p.add_argument("--no-show", action="store_true",
-                   help="never open figure windows (they are only opened where a display is available)")
+    p.add_argument("--no-show", action="store_true", help="never open figure windows")
     p.add_argument("--restore", action="store_true",
                    help="load the saved checkpoint instead of training, and predict with it")
     p.add_argument("--no-xla", action="store_true",
-                   help="run the training step as a plain tf.function instead of compiling it with XLA")
+                   help="run the step as a plain tf.function: no XLA compile at all")
+    p.add_argument("--animate", action="store_true",
+                   help="also write training.gif: the output against the target as it trains")
     return p
 
 
@@ -677,24 +976,38 @@ def parse_args(argv=None):
     p = make_parser()
     args = p.parse_args(argv)
     length = len(gen_seq()[0])
-    n_steps = length // 2
-    # The first test target, y[n_steps + seq_width + lag], must be inside the
-    # sequence, or the test half has nothing real to predict.
-    most = length - n_steps - 1
+    most = length - length // 2 - 1  # the first test target, y[n_steps + seq_width + lag], must exist
     if args.lag + args.seq_width > most:
         p.error(f"argument --lag/--seq-width: --lag {args.lag} plus --seq-width {args.seq_width} is "
                 f"{args.lag + args.seq_width}; at most {most} leaves the test half a real target")
+    if args.hidden > MAX_HIDDEN:
+        p.error(f"argument --hidden: {args.hidden} is above {MAX_HIDDEN}: the XLA step would need about "
+                f"{628 * 4 * args.hidden ** 2 * 4 / 2 ** 30:.0f} GiB and seconds per epoch (the post uses 10)")
     if not args.out:
         p.error("argument --out: expected a folder name, got ''")
+    try:
+        args.out.encode("utf-8")
+    except UnicodeEncodeError:
+        p.error(f"argument --out: {ascii(args.out)} is not valid UTF-8, which TensorFlow's file functions need")
+    # Scratch folder + the longest file name must fit in a path.
+    longest = len(os.fsencode(os.path.abspath(args.out))) + 100
+    if longest > _path_max(args.out):
+        p.error(f"argument --out: the path is too long ({longest - 100} bytes) to hold the run's files")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         p.error(f"argument --out: {args.out!r} is a file, not a folder")
-    # --restore with no folder is a missing checkpoint, reported as such later;
-    # a training run makes the folder now, so a bad path fails before any work.
+    # --restore with no folder is a missing checkpoint, reported as such later.
     if os.path.isdir(args.out) or not args.restore:
         problem = _writable_folder(args.out)
         if problem:
             p.error(f"argument --out: cannot write to {args.out!r} ({problem})")
     return args
+
+
+def _path_max(path):
+    try:
+        return os.pathconf(os.path.dirname(os.path.abspath(path)) or "/", "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 4096 if os.name != "nt" else 260
 
 
 def _writable_folder(path):
@@ -708,182 +1021,85 @@ def _writable_folder(path):
     return None
 
 
-# ---------------------------------------------------------------------------
-# The run: the post's story, step by step.
-# ---------------------------------------------------------------------------
-class Interrupted(BaseException):
-    """Ctrl-C or SIGTERM. A BaseException, like KeyboardInterrupt, so that no
-    `except Exception` on the way (TensorFlow's import, a checkpoint read) can
-    mistake it for a failure of its own."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
-
-
-def seed_everything(value):
-    """Python, NumPy and TensorFlow from one seed, and deterministic TF ops."""
-    tf = import_tensorflow()
-    import keras
-
-    keras.utils.set_random_seed(value)
-    tf.config.experimental.enable_op_determinism()
-
-
-def run(args, progress, log=print):
-    """The whole job; `progress["epoch"]` tells how far it got."""
-    started = time.perf_counter()
-    prefix = checkpoint_prefix(args.out, args.hidden, args.seq_width)
-    hint = f"python sine_wave.py --out {shlex.quote(args.out)} --hidden {args.hidden} --seq-width {args.seq_width}"
-    if args.restore:
-        require_checkpoint(prefix, hint)  # before the seconds TensorFlow takes to load
-    tf = import_tensorflow()
-    seed_everything(args.seed)
-    jit = not args.no_xla
-    staging = Staging(args.out)
-    figures = Figures(staging.dir, show=not args.no_show)
-    try:
-        # 1. The sequence.
-        x, y = gen_seq()
-        n_steps = len(x) // 2  # the post's len(x)/2 was Python 2 integer division
-        figures.draw("sequence.png", plot_sequence, x, y)
-        figures.show()
-
-        # 2-3. Inputs, targets, the network and its checkpoint.
-        train_input, train_target = gen_inputs(y, n_steps, 0, args.seq_width, args.lag)
-        test_input, test_target = gen_inputs(y, n_steps, n_steps, args.seq_width, args.lag)
-        network = build_network(args.hidden, args.seq_width, args.seed)
-        optimizer = build_optimizer(network)
-        ckpt = make_checkpoint(network, optimizer)
-        predict = make_predict(network, jit_compile=jit)
-        train_in, train_tg, test_in = (tf.constant(a, tf.float32) for a in (train_input, train_target, test_input))
-
-        if args.restore:
-            restore_checkpoint(ckpt, prefix, hint)
-            log(f"Restored {prefix}")
-            errors = []
-        else:
-            # 4. The untrained network's output.
-            net_outs = predict(train_in).numpy()
-            figures.draw("sequence-and-network-output.png", plot_untrained,
-                         x[:n_steps], train_target, net_outs, figsize=WIDE)
-            figures.show()
-
-            # 5. Training.
-            train_step = make_train_step(network, optimizer, jit_compile=jit)
-            errors = train(train_step, optimizer, train_in, train_tg, args.epochs,
-                           args.lr_schedule, log, progress)
-            ckpt.write(staging.path(os.path.basename(prefix)))
-            figures.draw("training-error.png", plot_training_error, errors)
-
-        # 6-7. Predictions on both halves; the test half from the *test* inputs.
-        train_outs = predict(train_in).numpy()
-        test_outs = predict(test_in).numpy()
-        figures.draw("training-complete.png", plot_training_complete,
-                     x[:n_steps], train_target, train_outs,
-                     x[n_steps:2 * n_steps], test_target, test_outs, figsize=WIDE)
-
-        n_real = real_target_count(n_steps, n_steps, args.seq_width, args.lag, len(y))
-        final_error = float(error(train_outs, train_target))
-        metrics = {
-            "train_error": errors[-1] if errors else final_error,
-            "final_train_error": final_error,
-            "test_rmse": rmse_on_test_half(test_outs, train_input, train_target, test_input, test_target, n_real),
-            "test_positions": n_real,
-            "epochs": len(errors),
-            "restored": bool(args.restore),
-            "options": {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag,
-                        "seed": args.seed, "lr_schedule": args.lr_schedule, "xla": jit},
-        }
-        log_metrics(metrics, log)
-        with open(staging.path("metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
-            f.write("\n")
-        write_predictions(staging.path("predictions.csv"), x, train_target, train_outs,
-                          test_target, test_outs, n_steps)
-        figures.wait()
-        written = staging.commit()
-    finally:
-        figures.close()
-        staging.discard()
-
-    for path in written:
-        log(f"Wrote {path}")
-    figures.show()
-    timing = f"Finished in {time.perf_counter() - started:.1f} s"
-    if errors:
-        first, *rest = progress["seconds"]
-        timing += f": the first epoch {first:.2f} s (tracing and compiling the step)"
-        if rest:
-            timing += f", then {1000 * float(np.median(rest)):.1f} ms per epoch (median)"
-    log(timing)
-    return metrics
-
-
-def log_metrics(metrics, log=print):
-    names = {"lstm": "LSTM (this network)", "zero": "always zero",
-             "last_value": "last value of the window", "linear": "linear map, least squares"}
-    if metrics["epochs"]:
-        which = "last epoch"
-    else:
-        which = "restored network" if metrics["restored"] else "untrained network"
-    log("")
-    log(f"Training error (the post's sqrt of sum of squares), {which}: {metrics['train_error']:.5f}")
-    log(f"Test RMSE over the {metrics['test_positions']} test positions with a real target:")
-    for key, label in names.items():
-        log(f"  {label:<28}{metrics['test_rmse'][key]:>9.5f}")
-    log("")
-
-
+# --- main -----------------------------------------------------------------------
 def say(line):
     """Print a line of the log at once, even into a pipe or a file."""
     try:
         print(line, flush=True)
-    except BrokenPipeError:
-        # The reader went away (`| head`): finish the run and save its results
-        # anyway, writing the rest of the log nowhere.
+    except BrokenPipeError:  # the reader went away (`| head`): finish the run, log to nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:
+        raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
+
+
+def _open_std_streams():
+    """A closed stdin, stdout or stderr (`>&-`) becomes /dev/null, as for a run with no terminal."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
+def _tf_error(exc):
+    """True for TensorFlow's own errors (an XLA compile failure, an op that cannot run)."""
+    return type(exc).__module__.startswith(("tensorflow", "jaxlib", "keras"))
 
 
 def main(argv=None):
     args = parse_args(argv)
-    # Ctrl-C and SIGTERM end the run through one path (below) that discards
-    # what this run staged and leaves earlier results alone.
     previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
-    progress = {"epoch": None, "of": args.epochs}
+    results = None
+    status = 0
     try:
-        run(args, progress, log=say)
+        results = Results(args, log=say)
+        with results:
+            run(args, results)
     except UserError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.status
+        status = _fail(exc, exc.status)
     except Diverged as exc:
-        print(f"{PROG}: error: {exc}; training stopped, no checkpoint written", file=sys.stderr)
-        return 1
+        status = _fail(f"{exc}; training stopped, no checkpoint written", 1)
     except OSError as exc:  # a full disk, a folder removed or locked mid-run
-        print(f"{PROG}: error: cannot write the results to {args.out}: {exc}; earlier results "
-              "there are untouched", file=sys.stderr)
-        return 1
+        status = _fail(f"cannot write the results to {args.out}: {exc}; earlier results there are untouched", 1)
     except Interrupted as exc:
-        epoch = progress["epoch"]
-        where = "" if epoch is None else f" at epoch {epoch} of {progress['of']}"
-        print(f"{PROG}: interrupted by {signal.Signals(exc.signum).name}{where}; nothing written, "
-              f"earlier results in {args.out} untouched", file=sys.stderr)
-        return 128 + exc.signum
+        epoch = results.epoch if results else None
+        where = "" if epoch is None else f" at epoch {epoch} of {args.epochs}"
+        done = (f"the results were already written to {args.out}" if results and results.staging.committed
+                else f"nothing written, earlier results in {args.out} untouched")
+        status = _fail(f"interrupted by {signal.Signals(exc.signum).name}{where}; {done}", 128 + exc.signum)
+    except Exception as exc:
+        if not _tf_error(exc):
+            raise
+        hint = "" if args.no_xla else "; if XLA is the problem, run with --no-xla"
+        status = _fail(f"TensorFlow failed: {type(exc).__name__}: {_first_line(exc)}{hint}", 1)
     finally:
+        STATUS.clear()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return 0
+    return status
+
+
+def _fail(message, status):
+    STATUS.clear()
+    with contextlib.suppress(OSError):
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":
-    status = main()
-    # Everything is written, closed and flushed by now. Python's teardown of
-    # TensorFlow (thousands of modules, its thread pools) takes about a second
-    # and does nothing a finished run needs: leave without it.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    if "IPython" in sys.modules:  # `%run sine_wave.py` in a notebook: keep the kernel alive
+        if status := main():
+            raise SystemExit(status)
+    else:
+        _open_std_streams()
+        STATUS.enabled = sys.stderr.isatty()
+        status = main()
+        # Everything is written and flushed; Python's teardown of TensorFlow (about a second) does nothing a
+        # finished run needs: leave without it.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)

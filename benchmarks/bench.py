@@ -79,7 +79,7 @@ def phases(epochs):
     def build():
         network = sw.build_network()
         optimizer = sw.build_optimizer(network)
-        return network, optimizer, sw.make_checkpoint(network, optimizer)
+        return network, optimizer, sw.make_checkpoint(network, optimizer, {"lag": sw.lag})
 
     t_build, (network, optimizer, ckpt) = timed(build)
     rows.append(("build the network, optimiser, checkpoint", ms(t_build)))

@@ -4,14 +4,15 @@ See ../shared/tf07-semantics.md (in the project's shared folder) for what 0.7 co
 """
 
 import math
+import os
 
 import numpy as np
 import pytest
 
 import sine_wave
 from sine_wave import (
-    build_network, build_optimizer, error, gen_inputs, gen_seq, learning_rate,
-    make_predict, make_train_step, train,
+    LR_SCHEDULES, Feed, build_network, build_optimizer, error, gen_inputs, gen_seq, learning_rate,
+    make_predict, make_train_step, stepped_learning_rate, train,
 )
 
 
@@ -127,36 +128,42 @@ def meant_chain(i):
 
 def test_learning_rate_schedules_epoch_by_epoch():
     for i in range(120):
-        assert learning_rate(i, "as-written") == post_chain(i)
-        assert learning_rate(i) == post_chain(i)
-        assert learning_rate(i, "stepped") == meant_chain(i)
+        assert learning_rate(i) == LR_SCHEDULES["as-written"](i) == post_chain(i)
+        assert stepped_learning_rate(i) == LR_SCHEDULES["stepped"](i) == meant_chain(i)
     assert {learning_rate(i) for i in range(100)} == {1e-2, 5e-3}
-    assert [learning_rate(i, "stepped") for i in (25, 26, 50, 51, 75, 76)] == [1e-2, 5e-3, 5e-3, 1e-4, 1e-4, 1e-5]
+    assert [stepped_learning_rate(i) for i in (25, 26, 50, 51, 75, 76)] == [1e-2, 5e-3, 5e-3, 1e-4, 1e-4, 1e-5]
 
 
-def test_train_sets_the_rate_before_every_epoch_and_logs_like_the_post(tf, data):
+def test_train_sets_the_rate_before_every_epoch(tf, data):
     net = build_network(seed=4)
     optimizer = build_optimizer(net)
-    seen, lines = [], []
+    seen = []
 
     def fake_step(seq_input, seq_target):
         seen.append(float(optimizer.learning_rate.numpy()))
-        return tf.constant(100.0 / (len(seen))), None
+        return tf.constant(100.0 / (len(seen))), "outputs"
 
-    errors = train(fake_step, optimizer, *data, 80, "stepped", log=lines.append)
+    epochs = list(train(fake_step, optimizer, Feed(*data), 80, stepped_learning_rate))
     assert seen == pytest.approx([meant_chain(i) for i in range(80)])
-    assert errors == pytest.approx([100.0 / (i + 1) for i in range(80)])
-    assert lines[0] == "Epoch 0: 100.00000" and lines[3] == "Epoch 3: 25.00000"
+    assert [i for i, _, _ in epochs] == list(range(80))
+    assert [err for _, err, _ in epochs] == pytest.approx([100.0 / (i + 1) for i in range(80)])
+    assert {outs for _, _, outs in epochs} == {"outputs"}
 
 
-def test_train_stops_on_a_non_finite_error(tf, data):
+def test_a_run_logs_like_the_post_and_stops_on_a_non_finite_error(tf, data, tmp_path):
+    args = sine_wave.parse_args(["--no-show", "--epochs", "10", "--out", str(tmp_path)])
     net = build_network(seed=4)
     optimizer = build_optimizer(net)
     values = iter([3.0, 2.0, float("nan")])
     lines = []
-    with pytest.raises(sine_wave.Diverged, match="nan at epoch 2"):
-        train(lambda a, b: (tf.constant(next(values)), None), optimizer, *data, 10, log=lines.append)
-    assert len(lines) == 2
+    with sine_wave.Results(args, log=lines.append) as results:
+        with pytest.raises(sine_wave.Diverged, match="nan at epoch 2"):
+            for i, err, _ in results.watch(train(lambda a, b: (tf.constant(next(values)), None),
+                                                 optimizer, Feed(*data), 10)):
+                results.log("Epoch %d: %1.5f" % (i, err))
+    assert lines == ["Epoch 0: 3.00000", "Epoch 1: 2.00000"]
+    assert results.epoch == 2 and len(results.seconds) == 3
+    assert os.listdir(tmp_path) == []  # the scratch folder is gone
 
 
 def test_one_step_is_clip_then_adam_with_tf07_epsilon(tf, data):
@@ -193,8 +200,8 @@ def test_xla_and_plain_steps_agree(tf, data):
     for jit in (True, False):
         net = build_network(seed=6)
         optimizer = build_optimizer(net)
-        runs[jit] = train(make_train_step(net, optimizer, jit_compile=jit), optimizer,
-                          seq_input, seq_target, 5, log=lambda line: None)
+        step = make_train_step(net, optimizer, jit_compile=jit)
+        runs[jit] = [err for _, err, _ in train(step, optimizer, Feed(seq_input, seq_target), 5)]
         runs[jit].append(float(error(make_predict(net, jit)(seq_input), seq_target)))
     assert runs[True][0] > runs[True][-1]  # it trained
     np.testing.assert_allclose(runs[True], runs[False], rtol=1e-4)
@@ -208,7 +215,7 @@ def test_the_step_is_traced_once_for_both_halves(tf, data):
     optimizer = build_optimizer(net)
     step = make_train_step(net, optimizer)
     predict = make_predict(net)
-    train(step, optimizer, seq_input, seq_target, 3, log=lambda line: None)
+    list(train(step, optimizer, Feed(seq_input, seq_target), 3))
     predict(seq_input)
     predict(test_input)
     assert step.experimental_get_tracing_count() == 1
