@@ -1,0 +1,108 @@
+"""Wherever the post's readers run it: a notebook kernel, any Keras set-up, a terminal, a GIF."""
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SCRIPT, run_script, script_env
+
+FIGURES = ["sequence.png", "sequence-and-network-output.png", "training-error.png", "training-complete.png"]
+
+
+def test_percent_run_twice_in_a_real_notebook_kernel(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [f"%run {SCRIPT} --epochs 3 --out {tmp_path / 'first'}",
+             f"%run {SCRIPT} --epochs 2 --lr-schedule stepped --out {tmp_path / 'second'}",
+             "print('alive', 6 * 7)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    env = script_env()
+    env.pop("CI", None)
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)  # the kernel inherits this environment
+    try:
+        nbclient.NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    first, second, third = (cell["outputs"] for cell in nb.cells)
+    for outputs, epochs in ((first, 3), (second, 2)):
+        text = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
+        assert [line.split(":")[0] for line in text.splitlines() if line.startswith("Epoch ")] == \
+            [f"Epoch {i}" for i in range(epochs)], text
+        assert not [o for o in outputs if o["output_type"] == "error"], outputs
+        images = [o for o in outputs if o["output_type"] == "display_data" and "image/png" in o["data"]]
+        assert len(images) == len(FIGURES), [o["output_type"] for o in outputs]  # one inline figure each
+    assert third == [{"output_type": "stream", "name": "stdout", "text": "alive 42\n"}]  # the kernel lives
+    assert json.loads((tmp_path / "second" / "metrics.json").read_text())["options"]["lr_schedule"] == "stepped"
+
+
+def test_main_twice_in_one_process_gives_the_same_run(tmp_path):
+    code = ("import json, sys, sine_wave\n"
+            "for name in ('a', 'b'):\n"
+            "    assert sine_wave.main(['--no-show', '--epochs', '4', '--out', sys.argv[1] + name]) == 0\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run-")], cwd=ROOT, env=script_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    a, b = (json.loads((tmp_path / f"run-{n}" / "metrics.json").read_text()) for n in "ab")
+    assert a == b and a["epochs"] == 4
+    assert proc.stdout.count("Epoch 3: ") == 2
+
+
+def test_any_keras_backend_setting_runs_on_tensorflow(tmp_path):
+    home = tmp_path / "home"
+    (home / ".keras").mkdir(parents=True)
+    (home / ".keras" / "keras.json").write_text('{"backend": "jax"}')
+    proc = run_script("--epochs", "2", "--out", tmp_path / "out", KERAS_BACKEND="jax", HOME=str(home),
+                      KERAS_HOME=str(home / ".keras"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and "Epoch 1: " in proc.stdout
+
+
+def test_no_xla_compiles_nothing_with_xla(tmp_path):
+    for flag, dumped in (("--no-xla", False), (None, True)):
+        dump = tmp_path / f"dump-{dumped}"
+        args = ["--epochs", "2", "--out", tmp_path / "out"] + ([flag] if flag else [])
+        proc = run_script(*args, XLA_FLAGS=f"--xla_dump_to={dump}")
+        assert proc.returncode == 0, proc.stderr
+        assert (dump.exists() and any(dump.iterdir())) == dumped, flag
+
+
+def test_animate_writes_a_gif_of_training(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    proc = run_script("--epochs", "7", "--animate", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    gif = Image.open(tmp_path / "training.gif")
+    assert gif.format == "GIF" and gif.n_frames == 4  # epochs 0, 2, 4 and the last, 6
+    assert f"Wrote {tmp_path / 'training.gif'}" in proc.stdout
+    # Without --animate, no GIF, and the run's other files are the same set.
+    again = run_script("--epochs", "7", "--out", tmp_path / "plain")
+    assert sorted(os.listdir(tmp_path / "plain")) == sorted(set(os.listdir(tmp_path)) - {"training.gif", "plain"})
+
+
+def test_a_terminal_is_told_what_the_start_waits_on(tmp_path):
+    main, side = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--epochs", "2", "--out", str(tmp_path)],
+                            env=script_env(), stdout=subprocess.PIPE, stderr=side, text=True)
+    os.close(side)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = proc.communicate(timeout=120)
+    os.close(main)
+    assert proc.returncode == 0
+    text = seen.decode()
+    assert "sine_wave.py: loading TensorFlow..." in text and "compiling the training step with XLA..." in text
+    assert text.endswith("\r\x1b[K")  # erased, nothing left on the line
+    assert stdout.startswith("Epoch 0: ")  # the log itself is unchanged
