@@ -285,20 +285,8 @@ def run(args, results):
 # ===========================================================================
 # Everything the post does not have: the plumbing, below this fence.
 # ===========================================================================
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import errno  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shlex  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import argparse, contextlib, errno, json, os, re, shlex, shutil, signal  # noqa: E401, E402
+import subprocess, sys, tempfile, time, warnings  # noqa: E401, E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 PROG = "sine_wave.py"
@@ -314,15 +302,15 @@ class UserError(Exception):
 
 
 class Diverged(Exception):
-    pass
+    """The training error became NaN or infinite."""
 
 
 class Interrupted(BaseException):
     """Ctrl-C or SIGTERM; a BaseException so that no `except Exception` on the way swallows it."""
 
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signum
+    @property
+    def signum(self):
+        return self.args[0]
 
 
 def _first_line(exc):
@@ -371,20 +359,15 @@ def _filtered_stderr(noise):
 
 class Status:
     """One line on a terminal's stderr saying what the run waits on; erased when the log goes on."""
-    shown = False
-    enabled = False
+    enabled = shown = False
 
-    def say(self, text):
-        if self.enabled:
-            sys.stderr.write(f"\r\033[K{PROG}: {text}")
+    def say(self, text=None):
+        if self.enabled and (text or self.shown):
+            sys.stderr.write("\r\033[K" + (f"{PROG}: {text}" if text else ""))
             sys.stderr.flush()
-            self.shown = True
+            self.shown = bool(text)
 
-    def clear(self):
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-            self.shown = False
+    clear = say
 
 
 STATUS = Status()
@@ -435,15 +418,17 @@ def seed_everything(value):
 
 
 # --- Checkpoints: settings and checks ----------------------------------------
+_SETTINGS = "settings/.ATTRIBUTES/VARIABLE_VALUE"
+
+
 def require_checkpoint(prefix, args):
     if not os.path.exists(prefix + ".index"):
-        raise UserError(f"no checkpoint at {prefix} (looked for {prefix}.index); create it with: "
-                        f"python sine_wave.py {_options(args, restore=False)}")
+        raise UserError(f"no checkpoint at {prefix} (looked for {prefix}.index); create it with: {_command(args)}")
 
 
-def _options(args, restore, lag=None):
+def _command(args, restore=False, lag=None):
     words = ["--out", args.out, "--hidden", args.hidden, "--seq-width", args.seq_width, "--lag", lag or args.lag]
-    return " ".join(shlex.quote(str(w)) for w in words) + (" --restore" if restore else "")
+    return "python sine_wave.py " + " ".join(shlex.quote(str(w)) for w in words) + (" --restore" if restore else "")
 
 
 def restore_checkpoint(ckpt, prefix, args):
@@ -458,26 +443,24 @@ def restore_checkpoint(ckpt, prefix, args):
         raise UserError(f"cannot read checkpoint {prefix}: {_first_line(exc)}") from None
     if settings is None:
         raise UserError(f"checkpoint {prefix} records no settings (an older sine_wave.py wrote it, or another "
-                        f"program); train it again with: python sine_wave.py {_options(args, restore=False)}")
+                        f"program); train it again with: {_command(args)}")
     if settings.get("lag") != args.lag:
         raise UserError(f"checkpoint {prefix} was trained with --lag {settings.get('lag')}, not --lag {args.lag}; "
-                        f"use it with: python sine_wave.py {_options(args, True, settings.get('lag'))}")
+                        f"use it with: {_command(args, True, settings.get('lag'))}")
     # Shapes before loading: TF's own mismatch error is a page long. The network's variables first.
     expected = _checkpoint_shapes(ckpt)
     for key, shape in sorted(expected.items(), key=lambda kv: (kv[0].startswith("optimizer"), kv[0])):
+        name = key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
         if key not in saved:
-            raise UserError(f"checkpoint {prefix} has no variable {_short(key)}; it was not written by this script")
+            raise UserError(f"checkpoint {prefix} has no variable {name}; it was not written by this script")
         if list(saved[key]) != list(shape):
-            raise UserError(f"checkpoint {prefix} does not fit these options: {_short(key)} has shape "
+            raise UserError(f"checkpoint {prefix} does not fit these options: {name} has shape "
                             f"{tuple(saved[key])} in the file but {tuple(shape)} here (check --hidden and --seq-width)")
     try:
         ckpt.read(prefix).assert_existing_objects_matched()
     except Exception as exc:
         raise UserError(f"cannot read checkpoint {prefix}: {_first_line(exc)}") from None
     return settings
-
-
-_SETTINGS = "settings/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def _checkpoint_shapes(ckpt):
@@ -488,19 +471,10 @@ def _checkpoint_shapes(ckpt):
         return dict(tf.train.load_checkpoint(path).get_variable_to_shape_map())
 
 
-def _short(key):
-    return key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
-
-
 # --- How good is it: the test half against simple predictors ----------------
 def real_target_count(n_targets, offset, seq_width, lag, length):
     """How many of the rows from `offset` have a target inside the sequence (not padding)."""
     return int(np.clip(length - (offset + seq_width + lag), 0, n_targets))
-
-
-def rmse(pred, target):
-    pred, target = np.ravel(pred), np.ravel(target)
-    return float(np.sqrt(np.mean((pred - target) ** 2)))
 
 
 def baseline_predictions(train_input, train_target, test_input):
@@ -511,20 +485,17 @@ def baseline_predictions(train_input, train_target, test_input):
             "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef}
 
 
-def nearest_training_window(train_input, test_input):
-    """For each test window, the largest |difference| to its closest training window."""
-    return np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input])
-
-
 def metrics_of(errors, train_input, train_target, train_outs, test_input, test_target, test_outs, y, args):
     n_real = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
     preds = {"lstm": np.ravel(test_outs), **baseline_predictions(train_input, train_target, test_input)}
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
-    gaps = nearest_training_window(train_input, test_input[:n_real])
+    # Each test window against its nearest training window: the largest |difference| between them
+    gaps = np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input[:n_real]])
+    rmse = {name: float(np.sqrt(np.mean((p[:n_real] - np.ravel(test_target)[:n_real]) ** 2))) for name, p in preds.items()}
     return {
         "train_error": errors[-1] if errors else final_error,
         "final_train_error": final_error,
-        "test_rmse": {name: rmse(p[:n_real], test_target[:n_real]) for name, p in preds.items()},
+        "test_rmse": rmse,
         "test_positions": n_real,
         "test_half": "y repeats every 2 pi, so each test window nearly repeats a training window",
         "test_window_gap": {"max": float(gaps.max()), "median": float(np.median(gaps)),
@@ -763,9 +734,12 @@ class Staging:
                 raise OSError(errno.ENOENT, f"{name} vanished from the run's scratch folder (was {self.out} "
                               "moved or removed during the run?)")
         with _locked(self.out), _signals_deferred():
-            for name in names:
+            for name in names:  # keep what each file replaces, to put it back
                 if os.path.exists(os.path.join(self.out, name)):
-                    os.link(os.path.join(self.out, name), self.path(name + _BACKUP))
+                    try:
+                        os.link(os.path.join(self.out, name), self.path(name + _BACKUP))
+                    except OSError:  # a file system without hard links
+                        shutil.copy2(os.path.join(self.out, name), self.path(name + _BACKUP))
             with open(self.path(_JOURNAL + ".tmp"), "w") as f:
                 f.write("\n".join(names))
                 f.flush()
@@ -990,9 +964,9 @@ def parse_args(argv=None):
     except UnicodeEncodeError:
         p.error(f"argument --out: {ascii(args.out)} is not valid UTF-8, which TensorFlow's file functions need")
     # Scratch folder + the longest file name must fit in a path.
-    longest = len(os.fsencode(os.path.abspath(args.out))) + 100
-    if longest > _path_max(args.out):
-        p.error(f"argument --out: the path is too long ({longest - 100} bytes) to hold the run's files")
+    length = len(os.fsencode(os.path.abspath(args.out)))
+    if length + 100 > (4096 if os.name != "nt" else 260):  # PATH_MAX
+        p.error(f"argument --out: the path is too long ({length} bytes) to hold the run's files")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         p.error(f"argument --out: {args.out!r} is a file, not a folder")
     # --restore with no folder is a missing checkpoint, reported as such later.
@@ -1001,13 +975,6 @@ def parse_args(argv=None):
         if problem:
             p.error(f"argument --out: cannot write to {args.out!r} ({problem})")
     return args
-
-
-def _path_max(path):
-    try:
-        return os.pathconf(os.path.dirname(os.path.abspath(path)) or "/", "PC_PATH_MAX")
-    except (AttributeError, OSError, ValueError):
-        return 4096 if os.name != "nt" else 260
 
 
 def _writable_folder(path):
@@ -1034,19 +1001,10 @@ def say(line):
 
 def _open_std_streams():
     """A closed stdin, stdout or stderr (`>&-`) becomes /dev/null, as for a run with no terminal."""
-    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
-        try:
-            os.fstat(fd)
-        except OSError:
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is None:  # Python found the descriptor closed
             os.dup2(os.open(os.devnull, os.O_RDWR), fd)
             setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
-
-
-def _tf_error(exc):
-    """True for TensorFlow's own errors (an XLA compile failure, an op that cannot run)."""
-    return type(exc).__module__.startswith(("tensorflow", "jaxlib", "keras"))
 
 
 def main(argv=None):
@@ -1070,8 +1028,8 @@ def main(argv=None):
         done = (f"the results were already written to {args.out}" if results and results.staging.committed
                 else f"nothing written, earlier results in {args.out} untouched")
         status = _fail(f"interrupted by {signal.Signals(exc.signum).name}{where}; {done}", 128 + exc.signum)
-    except Exception as exc:
-        if not _tf_error(exc):
+    except Exception as exc:  # TensorFlow's own errors (an XLA compile failure, an op that cannot run)
+        if not type(exc).__module__.startswith(("tensorflow", "keras")):
             raise
         hint = "" if args.no_xla else "; if XLA is the problem, run with --no-xla"
         status = _fail(f"TensorFlow failed: {type(exc).__name__}: {_first_line(exc)}{hint}", 1)
