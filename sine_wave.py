@@ -562,7 +562,7 @@ def animate_training(path, x, train_target, frames):
     (line,) = ax.plot(x, frames[0][1], "g--", label="output")
     ax.set(xlabel="x", ylabel="y", ylim=(1.1 * float(np.min(train_target)), 1.1 * float(np.max(train_target))))
     _finish(fig, ax, "")
-    writer = PillowWriter(fps=10)
+    writer = PillowWriter(fps=8)
     with writer.saving(fig, path, dpi=80):
         for i, outs in frames:
             line.set_ydata(outs)
@@ -779,7 +779,7 @@ def _recover(out):
 class Results:
     """Everything `run` writes or shows, and how far it got."""
 
-    FRAME_EVERY = 2  # epochs between frames of training.gif
+    FRAME_EVERY = 4  # epochs between frames of training.gif
 
     def __init__(self, args, log=print):
         self.args, self.log_line = args, log
