@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import ROOT, run_script, script_env, snapshot, start_script
-from test_misuse import CKPT, earlier, one_line_error  # noqa: F401 (earlier is a fixture)
+from test_misuse import CKPT, earlier, one_line_error, run_python  # noqa: F401 (earlier is a fixture)
 
 INJECT = """
 import os, signal, sys, sine_wave
@@ -183,3 +183,25 @@ def test_bad_out_names_are_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "sine_wave.py"), "--out", os.fsencode(str(tmp_path)) + b"/caf\xe9"],
                           env=script_env(), capture_output=True, timeout=60)
     assert proc.returncode == 2 and b"not valid UTF-8" in proc.stderr and proc.stderr.count(b"\n") == 1
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "step"])
+def test_tensorflow_errors_are_one_line(earlier, where):
+    folder, before = earlier
+    proc = run_python(f"""
+        import sys, sine_wave
+        tf = sine_wave.import_tensorflow()
+        def fail(*args, **kwargs):
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device\\nmore detail")
+        if "{where}" == "checkpoint":
+            tf.train.Checkpoint.write = fail
+        else:
+            sine_wave.make_train_step = lambda *args, **kwargs: fail
+        sys.exit(sine_wave.main(sys.argv[1:]))
+        """, "--no-show", "--epochs", "2", "--out", folder)
+    if where == "checkpoint":
+        one_line_error(proc, 1, "cannot write the results to", "writing the checkpoint failed",
+                       "No space left on device", "untouched")
+    else:
+        one_line_error(proc, 1, "TensorFlow failed: ResourceExhaustedError: No space left on device", "--no-xla")
+    assert snapshot(folder) == before
