@@ -1,14 +1,15 @@
 """Where the time of `python sine_wave.py` goes.
 
-Prints four Markdown tables:
+Prints five Markdown tables:
   1. the phases of one run, timed on sine_wave.py's own functions;
   2. one steady-state training epoch in three forms, side by side in this process:
      the script's step (XLA), the same step without XLA, and Keras' own
      `compile` + `fit` on the same model;
-  3. the whole command against `python -c "import tensorflow"`, each run as
-     separate processes, alternating, medians and their ratio;
+  3. where a steady epoch goes: the compiled step itself, the call into it, the Python loop;
   4. the arithmetic of one epoch and the rate it implies, against what a large
-     matrix product reaches on this machine.
+     matrix product reaches on this machine;
+  5. the whole command against `python -c "import tensorflow"`, each run as
+     separate processes, alternating, medians and their ratio.
 
     python benchmarks/bench.py           # about 1.5 minutes on 2 cores
     python benchmarks/bench.py --quick   # under a minute, fewer repetitions
@@ -176,6 +177,59 @@ def three_forms(tf, network, optimizer, train_in, train_tg, epochs):
 
 
 # ---------------------------------------------------------------------------
+# 2b. Where a steady epoch goes.
+# ---------------------------------------------------------------------------
+def epoch_split(tf, network, optimizer, train_in, train_tg, epochs):
+    """A steady epoch as train() runs it, split into the compiled step's own time, the call into it
+    (dispatch, variable handles, the float(err) sync) and the per-epoch Python work."""
+    step = sw.make_train_step(network, optimizer)
+    feed = sw.Feed(train_in, train_tg)
+    lr = sw.learning_rate(30)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def many(n):  # n training steps in one compiled call: no call overhead per step
+        def body(i, err):
+            with tf.GradientTape() as tape:
+                err = sw.error(network(train_in), train_tg)
+            tvars = network.trainable_variables
+            grads, _ = tf.clip_by_global_norm(tape.gradient(err, tvars), sw.clip_norm)
+            optimizer.apply_gradients(zip(grads, tvars))
+            return i + 1, err
+        return tf.while_loop(lambda i, err: i < n, body, (tf.constant(0), tf.constant(0.0)))[1]
+
+    def epoch():  # what train() and the log line do
+        for i, err, _ in sw.train(step, optimizer, feed, 1, lambda i: lr):
+            print("Epoch %d: %1.5f" % (i, err), file=devnull)
+
+    n = 50
+    with open(os.devnull, "w") as devnull:
+        epoch()
+        float(many(tf.constant(n)))
+        t_epoch = median_time(epoch, epochs)
+        t_call = median_time(lambda: float(step(train_in, train_tg)[0]), epochs)
+        t_assign = median_time(lambda: optimizer.learning_rate.assign(lr), epochs)
+        t_compiled = median_time(lambda: float(many(tf.constant(n))), max(3, epochs // 10)) / n
+    rows = [
+        (f"the compiled step's own work ({n} steps in one XLA call, per step)", ms3(t_compiled), pct(t_compiled, t_epoch)),
+        ("calling it: dispatch, variables, `float(err)` (one call + sync, less the above)", ms3(t_call - t_compiled),
+         pct(t_call - t_compiled, t_epoch)),
+        ("`optimizer.learning_rate.assign(lr)`", ms3(t_assign), pct(t_assign, t_epoch)),
+        ("the rest of the Python loop and the log line", ms3(t_epoch - t_call - t_assign),
+         pct(t_epoch - t_call - t_assign, t_epoch)),
+        ("a whole epoch as `train()` runs it", ms3(t_epoch), "100 %"),
+    ]
+    return "Where a steady epoch goes (medians)", ["part", "ms", "share"], rows
+
+
+def ms3(seconds):
+    return f"{1000 * seconds:.3f}"
+
+
+def pct(part, whole):
+    return f"{100 * part / whole:.0f} %"
+
+
+# ---------------------------------------------------------------------------
 # 3. The whole command.
 # ---------------------------------------------------------------------------
 def whole_command(repeats):
@@ -235,8 +289,9 @@ def main(argv=None):
     whole = whole_command(repeats)
     phase_table, (tf, network, optimizer, train_in, train_tg) = phases(epochs)
     forms_table, t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
+    split_table = epoch_split(tf, network, optimizer, train_in, train_tg, epochs)
     print(f"TensorFlow {tf.__version__}, Keras {__import__('keras').__version__}")
-    for section in (phase_table, forms_table, arithmetic(tf, t_xla), whole):
+    for section in (phase_table, forms_table, split_table, arithmetic(tf, t_xla), whole):
         table(*section)
 
 

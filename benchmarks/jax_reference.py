@@ -1,0 +1,93 @@
+"""The same training step in JAX, for comparison only (JAX is not a dependency of this project).
+
+One epoch exactly as sine_wave.py's: TF 0.7's LSTM cell (one matrix over [x, h], gates i, j, f, o,
++1 on the forget gate) run over the 628 windows with `lax.scan`, the read-out W, b, the post's
+error, global-norm clipping to 5 and Adam with epsilon 1e-8, all under one `jax.jit`.
+
+    pip install jax            # in a separate environment
+    python benchmarks/jax_reference.py [--epochs 200]
+    XLA_FLAGS=--xla_dump_to=/tmp/jax-hlo python benchmarks/jax_reference.py --epochs 3
+
+Prints the median steady-state epoch in ms (one `float(err)` sync per epoch, as sine_wave.py does).
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import sine_wave as sw  # noqa: E402  (NumPy only: gen_seq, gen_inputs and the settings)
+
+
+def init(key, hidden, width):
+    k1, k2, k3 = jax.random.split(key, 3)
+    w_scale, b_scale = np.sqrt(3.0 / hidden), np.sqrt(3.0)
+    return {"M": jax.random.uniform(k1, (width + hidden, 4 * hidden), minval=-0.1, maxval=0.1),
+            "bias": jnp.zeros(4 * hidden),
+            "W": jax.random.uniform(k2, (hidden, 1), minval=-w_scale, maxval=w_scale),
+            "b": jax.random.uniform(k3, (1,), minval=-b_scale, maxval=b_scale)}
+
+
+def forward(params, seq_input):
+    hidden = params["W"].shape[0]
+    width = seq_input.shape[1]
+    x_proj = seq_input @ params["M"][:width] + params["bias"]  # the input half, hoisted out of the loop
+
+    def cell(carry, xp):
+        c, h = carry
+        i, j, f, o = jnp.split(xp + h @ params["M"][width:], 4)
+        c = jax.nn.sigmoid(f + 1.0) * c + jax.nn.sigmoid(i) * jnp.tanh(j)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (c, h), h
+
+    _, hs = jax.lax.scan(cell, (jnp.zeros(hidden), jnp.zeros(hidden)), x_proj)
+    return hs @ params["W"] + params["b"]
+
+
+def error(params, seq_input, seq_target):
+    return jnp.sqrt(jnp.sum((forward(params, seq_input) - seq_target) ** 2))
+
+
+@jax.jit
+def train_step(params, m, v, t, lr, seq_input, seq_target):
+    err, grads = jax.value_and_grad(error)(params, seq_input, seq_target)
+    norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree_util.tree_leaves(grads)))
+    grads = jax.tree_util.tree_map(lambda g: g * sw.clip_norm / jnp.maximum(norm, sw.clip_norm), grads)
+    t = t + 1
+    m = jax.tree_util.tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
+    v = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
+    step = lr * jnp.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+    params = jax.tree_util.tree_map(lambda p, m, v: p - step * m / (jnp.sqrt(v) + sw.adam_epsilon), params, m, v)
+    return params, m, v, t, err
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=200)
+    args = p.parse_args(argv)
+    x, y = sw.gen_seq()
+    n_steps = len(x) // 2
+    seq_input, seq_target = (jnp.asarray(a, jnp.float32) for a in sw.gen_inputs(y, n_steps, 0))
+    params = init(jax.random.PRNGKey(sw.seed), sw.num_hidden, sw.seq_width)
+    m = jax.tree_util.tree_map(jnp.zeros_like, params)
+    v = jax.tree_util.tree_map(jnp.zeros_like, params)
+    t = jnp.zeros((), jnp.float32)
+    times, errors = [], []
+    for i in range(args.epochs):
+        started = time.perf_counter()
+        params, m, v, t, err = train_step(params, m, v, t, jnp.float32(sw.learning_rate(i)), seq_input, seq_target)
+        errors.append(float(err))
+        times.append(time.perf_counter() - started)
+    print(f"JAX {jax.__version__}: first epoch {1000 * times[0]:.0f} ms, steady epoch "
+          f"{1000 * statistics.median(times[1:]):.2f} ms (median of {len(times) - 1}); "
+          f"error {errors[0]:.3f} -> {errors[-1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
