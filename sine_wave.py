@@ -634,6 +634,17 @@ class Figures:
         if self.plt is not None:
             self.plt.show()
 
+    def show_last(self, out):
+        """Show the final figures; the results are written, so a signal ends the process at once
+        (closing Tk windows from inside their own event loop leaves Tcl errors behind)."""
+        def leave(signum):
+            os._exit(_fail(f"interrupted by {signal.Signals(signum).name}; the results were already written "
+                           f"to {out}", 128 + signum))
+
+        if self.plt is not None:
+            with _signals_deferred(leave):
+                self.plt.show()
+
     def wait(self):
         for job in self.jobs:
             job.result()  # re-raises a drawing error
@@ -641,8 +652,9 @@ class Figures:
     def close(self):
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-        for fig in self.shown:
-            self.plt.close(fig)
+        if self.plt is not None and "inline" in self.plt.get_backend():
+            for fig in self.shown:  # else the notebook shows them again at the cell's end
+                self.plt.close(fig)
 
 
 # --- Saving: all or nothing ---------------------------------------------------
@@ -656,12 +668,13 @@ except ImportError:  # Windows: no flock; scratch folders of killed runs are lef
     fcntl = None
 
 _JOURNAL, _BACKUP = "journal", ".old"
-_deferred = []  # signals that arrived while files were being moved in; acted on after
+_deferred = []  # [what to do at once, signals held back...] while a block must not be cut short
 
 
 def _raise_interrupted(signum, frame):
     if _deferred:
         _deferred.append(signum)
+        _deferred[0](signum)
         return
     for s in (signal.SIGINT, signal.SIGTERM):  # one message, however often Ctrl-C is pressed
         signal.signal(s, signal.SIG_IGN)
@@ -669,12 +682,12 @@ def _raise_interrupted(signum, frame):
 
 
 @contextlib.contextmanager
-def _signals_deferred():
-    _deferred[:] = [None]
+def _signals_deferred(at_once=lambda signum: None):
+    _deferred[:] = [at_once]
     try:
         yield
     finally:
-        pending = [s for s in _deferred if s is not None]
+        pending = _deferred[1:]
         _deferred[:] = []
         if pending:
             _raise_interrupted(pending[0], None)
@@ -865,7 +878,7 @@ class Results:
         # The checkpoint's .index last: it is what --restore looks for.
         for path in self.staging.commit(sorted(self.names, key=lambda n: (n.endswith(".index"), n))):
             self.log(f"Wrote {path}")
-        self.figures.show()
+        self.figures.show_last(self.args.out)
         self.log(self.timing())
         return metrics
 
@@ -1042,8 +1055,9 @@ def main(argv=None):
 
 def _fail(message, status):
     STATUS.clear()
-    with contextlib.suppress(OSError):
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
     return status
 
 

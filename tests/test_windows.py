@@ -7,6 +7,7 @@ far the training log had got at that moment.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -79,3 +80,35 @@ def test_figures_open_when_the_post_shows_them(display, tmp_path):
         "training-error.png": 3,                # at the end, after all epochs
         "training-complete.png": 3,
     }
+
+
+@needs_x
+def test_ctrl_c_while_the_last_windows_are_open_says_the_results_were_written(display, tmp_path):
+    env = script_env(DISPLAY=display, MPLBACKEND="TkAgg")
+    env.pop("CI", None)
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--epochs", "2", "--out", str(tmp_path / "out")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, closed = time.monotonic() + 120, set()
+        while time.monotonic() < deadline:
+            names = {name: wid for wid, name in visible_windows(env)}
+            if "training-complete.png" in names:
+                break
+            for name in set(names) & {"sequence.png", "sequence-and-network-output.png"} - closed:
+                time.sleep(0.5)  # the post's first two figures: look, then close each once, as a reader would
+                subprocess.run(["xdotool", "windowfocus", "--sync", names[name], "key", "q"],
+                               env=env, capture_output=True)
+                closed.add(name)
+            time.sleep(0.2)
+        else:
+            pytest.fail("the last figures never opened")
+        time.sleep(1.0)
+        assert proc.poll() is None  # waiting on the open windows
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stdout.count("Wrote ") == 8
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "already written" in lines[0] and "nothing written" not in lines[0], stderr
