@@ -1056,7 +1056,8 @@ def main(argv=None):
 def _fail(message, status):
     STATUS.clear()
     with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
+        sys.stdout.flush()  # the log's last lines before the error (may fail: a full or closed stdout)
+    with contextlib.suppress(OSError, ValueError):
         print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
     return status
 
