@@ -427,7 +427,8 @@ def require_checkpoint(prefix, args):
 
 
 def _command(args, restore=False, lag=None):
-    words = ["--out", args.out, "--hidden", args.hidden, "--seq-width", args.seq_width, "--lag", lag or args.lag]
+    words = ["--out", args.out, "--hidden", args.hidden, "--seq-width", args.seq_width,
+             "--lag", args.lag if lag is None else lag]
     return "python sine_wave.py " + " ".join(shlex.quote(str(w)) for w in words) + (" --restore" if restore else "")
 
 

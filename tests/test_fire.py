@@ -121,6 +121,12 @@ def test_restore_refuses_a_checkpoint_of_another_lag(earlier, tmp_path):
                                      "lr_schedule": "as-written", "epochs": 2}
 
 
+def test_the_restore_hint_names_a_saved_lag_of_zero(tmp_path):
+    assert run_script("--no-show", "--epochs", "1", "--lag", "0", "--out", tmp_path).returncode == 0
+    one_line_error(run_script("--restore", "--no-show", "--out", tmp_path), 1,
+                   "trained with --lag 0, not --lag 60", "--lag 0 --restore")
+
+
 def test_a_checkpoint_without_settings_is_named_as_such(tf, tmp_path):
     import sine_wave
 
