@@ -486,6 +486,12 @@ def baseline_predictions(train_input, train_target, test_input):
             "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef}
 
 
+def settings_of(args):
+    """The options that give a run's weights and numbers their meaning."""
+    return {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag, "seed": args.seed,
+            "lr_schedule": args.lr_schedule}
+
+
 def metrics_of(errors, train_input, train_target, train_outs, test_input, test_target, test_outs, y, args):
     n_real = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
     preds = {"lstm": np.ravel(test_outs), **baseline_predictions(train_input, train_target, test_input)}
@@ -503,8 +509,7 @@ def metrics_of(errors, train_input, train_target, train_outs, test_input, test_t
                             "y_range": float(np.ptp(y))},
         "epochs": len(errors),
         "restored": bool(args.restore),
-        "options": {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag, "seed": args.seed,
-                    "lr_schedule": args.lr_schedule, "xla": not args.no_xla},
+        "options": {**settings_of(args), "xla": not args.no_xla},
     }
 
 
@@ -803,8 +808,7 @@ class Results:
         self.frames = []       # (epoch, output) for --animate
         self.restored_from = None
         self.names = []        # files staged so far
-        self.settings = {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag,
-                         "seed": args.seed, "lr_schedule": args.lr_schedule, "epochs": args.epochs}
+        self.settings = {**settings_of(args), "epochs": args.epochs}  # stored in the checkpoint
         if args.restore:
             require_checkpoint(checkpoint_prefix(args.out, args.hidden, args.seq_width), args)  # before TF loads
         self.staging = Staging(args.out)
