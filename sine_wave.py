@@ -204,11 +204,11 @@ LR_SCHEDULES = {"as-written": learning_rate, "stepped": stepped_learning_rate}
 
 
 def train(train_step, optimizer, feed, n_epochs, lr=learning_rate):
-    """The post's loop: set the rate, run one step; yields (i, err, net_outs) each epoch."""
+    """The post's loop: set the rate, run one step; yields (i, err, net_outs) each epoch, err a scalar tensor."""
     for i in range(n_epochs):
         optimizer.learning_rate.assign(lr(i))
         err, net_outs = train_step(feed.seq_input, feed.seq_target)
-        yield i, float(err), net_outs
+        yield i, err, net_outs
 
 
 def checkpoint_prefix(out, num_hidden, seq_width):
@@ -415,6 +415,25 @@ def seed_everything(value):
 
     keras.utils.set_random_seed(value)
     tf.config.experimental.enable_op_determinism()
+
+
+# --- Training one epoch ahead (docs/performance.md) ---------------------------
+def one_ahead(epochs):
+    """Yield epoch i once epoch i + 1 is under way: in TF's async eager mode a step returns before it has
+    run, so it computes while Python reads and logs the one before. Same ops, same order, same numbers."""
+    tf = import_tensorflow()
+    was_synchronous = tf.config.experimental.get_synchronous_execution()
+    tf.config.experimental.set_synchronous_execution(False)
+    try:
+        previous = None
+        for current in epochs:
+            if previous is not None:
+                yield previous
+            previous = current
+        if previous is not None:
+            yield previous
+    finally:
+        tf.config.experimental.set_synchronous_execution(was_synchronous)  # waits for what is queued
 
 
 # --- Checkpoints: settings and checks ----------------------------------------
@@ -832,11 +851,12 @@ class Results:
             self.figures.show()
 
     def watch(self, epochs):
-        """Time each epoch, stop on a non-finite error, keep frames for --animate."""
+        """Time each epoch, stop on a non-finite error, keep frames for --animate; err becomes a float."""
         self.epoch = 0
         STATUS.say("compiling the training step" + ("" if self.args.no_xla else " with XLA") + "...")
         started = time.perf_counter()
-        for i, err, net_outs in epochs:
+        for i, err, net_outs in one_ahead(epochs):
+            err = float(err)
             now = time.perf_counter()
             self.seconds.append(now - started)
             started = now

@@ -1,18 +1,23 @@
 """Where the time of `python sine_wave.py` goes.
 
-Prints five Markdown tables:
+Prints six Markdown tables, seven with --jax:
   1. the phases of one run, timed on sine_wave.py's own functions;
   2. one steady-state training epoch in three forms, side by side in this process:
      the script's step (XLA), the same step without XLA, and Keras' own
      `compile` + `fit` on the same model;
-  3. where a steady epoch goes: the compiled step itself, the call into it, the Python loop;
+  3. where a steady epoch goes: the compiled step itself, the call into it, the Python loop,
+     and the epoch as sine_wave.py runs it (one ahead, so the last two overlap the first);
   4. the arithmetic of one epoch and the rate it implies, against what a large
      matrix product reaches on this machine;
   5. the whole command against `python -c "import tensorflow"`, each run as
-     separate processes, alternating, medians and their ratio.
+     separate processes, alternating, medians and their ratio;
+  6. the compiled work against the sequence length (what grows faster than the length);
+  7. with --jax PYTHON: benchmarks/jax_reference.py run under that interpreter, its
+     figures set beside ours (JAX is not a dependency: install it in another environment).
 
-    python benchmarks/bench.py           # about 1.5 minutes on 2 cores
-    python benchmarks/bench.py --quick   # under a minute, fewer repetitions
+    python benchmarks/bench.py           # about 2 minutes on 2 cores
+    python benchmarks/bench.py --quick   # about a minute, fewer repetitions
+    python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python
 
 Timings on a shared machine are noisy: every figure is a median, and ratios
 are taken between figures measured in the same run.
@@ -20,6 +25,7 @@ are taken between figures measured in the same run.
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -179,27 +185,44 @@ def three_forms(tf, network, optimizer, train_in, train_tg, epochs):
 # ---------------------------------------------------------------------------
 # 2b. Where a steady epoch goes.
 # ---------------------------------------------------------------------------
-def epoch_split(tf, network, optimizer, train_in, train_tg, epochs):
-    """A steady epoch as train() runs it, split into the compiled step's own time, the call into it
-    (dispatch, variable handles, the float(err) sync) and the per-epoch Python work."""
-    step = sw.make_train_step(network, optimizer)
-    feed = sw.Feed(train_in, train_tg)
-    lr = sw.learning_rate(30)
+def compiled_epochs(tf, network, optimizer, seq_input, seq_target):
+    """A function running n training steps in one XLA call: the compiled work alone, no call per step."""
+    tvars = network.trainable_variables
 
     @tf.function(jit_compile=True, autograph=False)
-    def many(n):  # n training steps in one compiled call: no call overhead per step
+    def many(n):
         def body(i, err):
             with tf.GradientTape() as tape:
-                err = sw.error(network(train_in), train_tg)
-            tvars = network.trainable_variables
+                err = sw.error(network(seq_input), seq_target)
             grads, _ = tf.clip_by_global_norm(tape.gradient(err, tvars), sw.clip_norm)
             optimizer.apply_gradients(zip(grads, tvars))
             return i + 1, err
         return tf.while_loop(lambda i, err: i < n, body, (tf.constant(0), tf.constant(0.0)))[1]
 
-    def epoch():  # what train() and the log line do
+    return many
+
+
+def epoch_split(tf, network, optimizer, train_in, train_tg, epochs):
+    """A steady epoch of the post's loop, split into the compiled step's own time, the call into it
+    (dispatch, variable handles, the float(err) sync) and the per-epoch Python work; then the same
+    loop as sine_wave.py runs it, one epoch ahead (sw.one_ahead), where the last two overlap the first."""
+    step = sw.make_train_step(network, optimizer)
+    feed = sw.Feed(train_in, train_tg)
+    lr = sw.learning_rate(30)
+    many = compiled_epochs(tf, network, optimizer, train_in, train_tg)
+
+    def epoch():  # the post's loop, each step waited for: what train() and the log line did before
         for i, err, _ in sw.train(step, optimizer, feed, 1, lambda i: lr):
-            print("Epoch %d: %1.5f" % (i, err), file=devnull)
+            print("Epoch %d: %1.5f" % (i, float(err)), file=devnull)
+
+    def ahead(n):  # median time between epochs' results, as Results.watch sees them
+        times, started = [], time.perf_counter()
+        for i, err, _ in sw.one_ahead(sw.train(step, optimizer, feed, n, lambda i: lr)):
+            print("Epoch %d: %1.5f" % (i, float(err)), file=devnull)
+            now = time.perf_counter()
+            times.append(now - started)
+            started = now
+        return statistics.median(times[1:])
 
     n = 50
     with open(os.devnull, "w") as devnull:
@@ -209,6 +232,7 @@ def epoch_split(tf, network, optimizer, train_in, train_tg, epochs):
         t_call = median_time(lambda: float(step(train_in, train_tg)[0]), epochs)
         t_assign = median_time(lambda: optimizer.learning_rate.assign(lr), epochs)
         t_compiled = median_time(lambda: float(many(tf.constant(n))), max(3, epochs // 10)) / n
+        t_ahead = statistics.median(ahead(epochs) for _ in range(3))
     rows = [
         (f"the compiled step's own work ({n} steps in one XLA call, per step)", ms3(t_compiled), pct(t_compiled, t_epoch)),
         ("calling it: dispatch, variables, `float(err)` (one call + sync, less the above)", ms3(t_call - t_compiled),
@@ -216,9 +240,69 @@ def epoch_split(tf, network, optimizer, train_in, train_tg, epochs):
         ("`optimizer.learning_rate.assign(lr)`", ms3(t_assign), pct(t_assign, t_epoch)),
         ("the rest of the Python loop and the log line", ms3(t_epoch - t_call - t_assign),
          pct(t_epoch - t_call - t_assign, t_epoch)),
-        ("a whole epoch as `train()` runs it", ms3(t_epoch), "100 %"),
+        ("a whole epoch, each step waited for (the post's loop as it stands)", ms3(t_epoch), "100 %"),
+        ("a whole epoch, one ahead (`one_ahead`: how sine_wave.py runs it)", ms3(t_ahead), pct(t_ahead, t_epoch)),
     ]
-    return "Where a steady epoch goes (medians)", ["part", "ms", "share"], rows
+    return ("Where a steady epoch goes (medians)", ["part", "ms", "share"], rows), (t_epoch, t_ahead, t_compiled)
+
+
+def lengths_table(tf, train_input, train_target, lengths, jax_figures):
+    """The compiled work per epoch at other sequence lengths: linear in the length means a fixed cost
+    per time step; growing per step means work that grows with the length inside the loop."""
+    times = {}
+    for length in lengths:
+        reps = -(-length // len(train_input))  # the training half repeated: timing does not depend on values
+        seq_input, seq_target = (tf.constant(np.tile(a, (reps, 1))[:length], tf.float32)
+                                 for a in (train_input, train_target))
+        network = sw.build_network()
+        optimizer = sw.build_optimizer(network)
+        optimizer.learning_rate.assign(sw.learning_rate(0))
+        many = compiled_epochs(tf, network, optimizer, seq_input, seq_target)
+        n = 20
+        float(many(tf.constant(n)))
+        times[length] = median_time(lambda: float(many(tf.constant(n))), 5) / n
+    # least squares t = a L + b L^2: the part growing with L^2 is work redone over the whole sequence each step
+    a, b = np.linalg.lstsq(np.array([[L, L * L] for L in lengths], float), np.array(list(times.values())),
+                           rcond=None)[0]
+    header = ["sequence length", "ms per epoch", "µs per time step"]
+    if jax_figures:
+        header += ["JAX µs per time step", "× JAX"]
+    rows = []
+    for length, t in times.items():
+        row = [str(length) + (" (the post's)" if length == 628 else ""), ms3(t), f"{1e6 * t / length:.2f}"]
+        if jax_figures:
+            jax_t = jax_figures["lengths"].get(length)
+            row += [f"{1e6 * jax_t / length:.2f}", f"{t / jax_t:.2f}"] if jax_t else ["", ""]
+        rows.append(row)
+    fit = (f"fit over these lengths, t = a·L + b·L²: a = {1e6 * a:.2f} µs per step; at L = 628 the L² term is "
+           f"{1000 * b * 628 ** 2:.3f} ms of {1000 * (a * 628 + b * 628 ** 2):.3f} ms")
+    rows.append([fit] + [""] * (len(header) - 1))
+    return "The compiled work against the sequence length (XLA, medians)", header, rows
+
+
+def run_jax(python, lengths):
+    """benchmarks/jax_reference.py under another interpreter (JAX is not a dependency); its figures in seconds."""
+    out = subprocess.run([python, str(ROOT / "benchmarks" / "jax_reference.py"), "--epochs", "300",
+                          "--lengths", *map(str, lengths)], check=True, capture_output=True, text=True).stdout
+    figures = {"version": re.search(r"JAX (\S+):", out).group(1),
+               "epoch": float(re.search(r"steady epoch ([\d.]+) ms", out).group(1)) / 1000,
+               "compiled": float(re.search(r"compiled work alone: ([\d.]+) ms", out).group(1)) / 1000,
+               "lengths": {int(L): float(t) / 1000 for L, t in re.findall(r"length (\d+): ([\d.]+) ms", out)}}
+    return figures
+
+
+def against_jax(jax_figures, t_epoch_before, t_ahead, t_compiled):
+    j = jax_figures
+    rows = [
+        ("a steady epoch as the script runs it (JAX: a `jax.jit` call + `float(err)`)",
+         ms3(t_ahead), ms3(j["epoch"]), f"{t_ahead / j['epoch']:.2f}"),
+        ("the same, each step waited for (sine_wave.py before `one_ahead`)",
+         ms3(t_epoch_before), ms3(j["epoch"]), f"{t_epoch_before / j['epoch']:.2f}"),
+        ("the compiled work alone (many epochs in one call, per epoch)",
+         ms3(t_compiled), ms3(j["compiled"]), f"{t_compiled / j['compiled']:.2f}"),
+    ]
+    return (f"Against JAX {j['version']} (benchmarks/jax_reference.py, run by this benchmark; medians)",
+            ["what", "TensorFlow ms", "JAX ms", "× JAX"], rows)
 
 
 def ms3(seconds):
@@ -280,18 +364,25 @@ def arithmetic(tf, t_epoch):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions: under a minute")
+    p.add_argument("--jax", metavar="PYTHON", help="an interpreter with JAX installed: set its figures beside ours")
     args = p.parse_args(argv)
     epochs, repeats = (20, 2) if args.quick else (100, 5)
+    lengths = (314, 628, 1256) if args.quick else (157, 314, 628, 1256, 2512)
     print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} cores"
           + (", --quick" if args.quick else ""))
-    # The whole command first, while this process has not loaded TensorFlow:
+    # The whole command and JAX first, while this process has not loaded TensorFlow:
     # its idle thread pools (and Keras fit's) would otherwise share the cores.
     whole = whole_command(repeats)
+    jax_figures = run_jax(args.jax, lengths) if args.jax else None
     phase_table, (tf, network, optimizer, train_in, train_tg) = phases(epochs)
     forms_table, t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
-    split_table = epoch_split(tf, network, optimizer, train_in, train_tg, epochs)
+    split_table, (t_epoch, t_ahead, t_compiled) = epoch_split(tf, network, optimizer, train_in, train_tg, epochs)
+    length_table = lengths_table(tf, train_in.numpy(), train_tg.numpy(), lengths, jax_figures)
     print(f"TensorFlow {tf.__version__}, Keras {__import__('keras').__version__}")
-    for section in (phase_table, forms_table, split_table, arithmetic(tf, t_xla), whole):
+    sections = [phase_table, forms_table, split_table, arithmetic(tf, t_xla), whole, length_table]
+    if jax_figures:
+        sections.append(against_jax(jax_figures, t_epoch, t_ahead, t_compiled))
+    for section in sections:
         table(*section)
 
 

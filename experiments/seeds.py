@@ -49,7 +49,8 @@ def study(seeds, epochs, no_xla=False, progress=print):
                 v.assign(value)
             for v, value in zip(optimizer.variables, fresh_optimizer):
                 v.assign(value)
-            errors = [err for _, err, _ in sw.train(step, optimizer, feed, epochs, sw.LR_SCHEDULES[schedule])]
+            epochs_run = sw.one_ahead(sw.train(step, optimizer, feed, epochs, sw.LR_SCHEDULES[schedule]))
+            errors = [float(err) for _, err, _ in epochs_run]
             args = argparse.Namespace(hidden=sw.num_hidden, seq_width=sw.seq_width, lag=sw.lag, seed=seed,
                                       lr_schedule=schedule, no_xla=no_xla, restore=False)
             metrics = sw.metrics_of(errors, train_input, train_target, predict(feed.seq_input).numpy(),

@@ -1,4 +1,4 @@
-"""benchmarks/bench.py --quick prints its four tables, every cell filled (timings are not judged here)."""
+"""benchmarks/bench.py --quick prints its six tables, every cell filled (timings are not judged here)."""
 
 import re
 import subprocess
@@ -29,8 +29,8 @@ def test_quick_benchmark_prints_every_table():
     assert proc.returncode == 0, proc.stderr[-2000:]
     tables = parse_tables(proc.stdout)
     titles = list(tables)
-    assert len(titles) == 5, titles
-    phases, forms, split, arithmetic, whole = (tables[t] for t in titles)
+    assert len(titles) == 6, titles
+    phases, forms, split, arithmetic, whole, lengths = (tables[t] for t in titles)
     assert titles[0].startswith("Phases") and phases[0] == ["phase", "ms"]
     assert len(phases) == 1 + 8
     for name in ("import TensorFlow", "first training step", "steady-state epoch", "checkpoint", "figures"):
@@ -39,10 +39,16 @@ def test_quick_benchmark_prints_every_table():
     assert forms[0] == ["form", "ms per epoch", "× the XLA step"] and len(forms) == 1 + 3
     assert [number(row[2]) for row in forms[1:]][0] == 1.0
     assert "XLA" in forms[1][0] and "no-xla" in forms[2][0] and "fit" in forms[3][0]
-    assert split[0] == ["part", "ms", "share"] and len(split) == 1 + 5
-    assert number(split[1][1]) > 0 and split[-1][2] == "100 %"
+    assert split[0] == ["part", "ms", "share"] and len(split) == 1 + 6
+    assert number(split[1][1]) > 0 and split[5][2] == "100 %" and "one ahead" in split[6][0]
     # The parts add up to the whole epoch (each is rounded to a microsecond).
-    assert abs(sum(float(row[1]) for row in split[1:-1]) - float(split[-1][1])) < 0.005
+    assert abs(sum(float(row[1]) for row in split[1:5]) - float(split[5][1])) < 0.005
+    assert number(split[6][1]) > 0
     assert len(arithmetic) == 1 + 6 and all(number(row[1]) > 0 for row in arithmetic[1:])
     assert whole[0] == ["command", "seconds", "× import tensorflow"] and len(whole) == 1 + 2
     assert number(whole[1][2]) == 1.0 and number(whole[2][1]) > 0
+    assert lengths[0] == ["sequence length", "ms per epoch", "µs per time step"]
+    assert [number(row[0]) for row in lengths[1:4]] == [314, 628, 1256] and "post's" in lengths[2][0]
+    for row in lengths[1:4]:  # ms per epoch / length = µs per time step
+        assert number(row[1]) > 0 and abs(1000 * number(row[1]) / number(row[0]) - number(row[2])) < 0.01
+    assert lengths[4][0].startswith("fit over these lengths") and "L = 628" in lengths[4][0]

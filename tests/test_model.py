@@ -3,6 +3,7 @@
 See ../shared/tf07-semantics.md (in the project's shared folder) for what 0.7 computed.
 """
 
+import itertools
 import math
 import os
 
@@ -146,7 +147,7 @@ def test_train_sets_the_rate_before_every_epoch(tf, data):
     epochs = list(train(fake_step, optimizer, Feed(*data), 80, stepped_learning_rate))
     assert seen == pytest.approx([meant_chain(i) for i in range(80)])
     assert [i for i, _, _ in epochs] == list(range(80))
-    assert [err for _, err, _ in epochs] == pytest.approx([100.0 / (i + 1) for i in range(80)])
+    assert [float(err) for _, err, _ in epochs] == pytest.approx([100.0 / (i + 1) for i in range(80)])
     assert {outs for _, _, outs in epochs} == {"outputs"}
 
 
@@ -154,7 +155,7 @@ def test_a_run_logs_like_the_post_and_stops_on_a_non_finite_error(tf, data, tmp_
     args = sine_wave.parse_args(["--no-show", "--epochs", "10", "--out", str(tmp_path)])
     net = build_network(seed=4)
     optimizer = build_optimizer(net)
-    values = iter([3.0, 2.0, float("nan")])
+    values = iter([3.0, 2.0, float("nan"), 1.0])  # one_ahead has started epoch 3 when epoch 2's NaN is read
     lines = []
     with sine_wave.Results(args, log=lines.append) as results:
         with pytest.raises(sine_wave.Diverged, match="nan at epoch 2"):
@@ -163,6 +164,7 @@ def test_a_run_logs_like_the_post_and_stops_on_a_non_finite_error(tf, data, tmp_
                 results.log("Epoch %d: %1.5f" % (i, err))
     assert lines == ["Epoch 0: 3.00000", "Epoch 1: 2.00000"]
     assert results.epoch == 2 and len(results.seconds) == 3
+    assert tf.config.experimental.get_synchronous_execution()  # one_ahead's async mode ended with the error
     assert os.listdir(tmp_path) == []  # the scratch folder is gone
 
 
@@ -201,10 +203,34 @@ def test_xla_and_plain_steps_agree(tf, data):
         net = build_network(seed=6)
         optimizer = build_optimizer(net)
         step = make_train_step(net, optimizer, jit_compile=jit)
-        runs[jit] = [err for _, err, _ in train(step, optimizer, Feed(seq_input, seq_target), 5)]
+        runs[jit] = [float(err) for _, err, _ in train(step, optimizer, Feed(seq_input, seq_target), 5)]
         runs[jit].append(float(error(make_predict(net, jit)(seq_input), seq_target)))
     assert runs[True][0] > runs[True][-1]  # it trained
     np.testing.assert_allclose(runs[True], runs[False], rtol=1e-4)
+
+
+def test_one_ahead_changes_no_number_and_ends_its_async_mode(tf, data):
+    """Epoch i + 1 starts before epoch i is read (TF's async eager mode): the same floats as waiting for each step."""
+    feed = Feed(*(tf.constant(a) for a in data))
+    runs = {}
+    for ahead in (False, True):
+        net = build_network(seed=5)
+        optimizer = build_optimizer(net)
+        epochs = train(make_train_step(net, optimizer), optimizer, feed, 30)
+        if ahead:
+            epochs = sine_wave.one_ahead(epochs)
+            first = next(epochs)
+            assert not tf.config.experimental.get_synchronous_execution()
+            epochs = itertools.chain([first], epochs)
+        runs[ahead] = [(i, float(err), outs.numpy().tobytes()) for i, err, outs in epochs]
+        assert tf.config.experimental.get_synchronous_execution()
+    assert [i for i, _, _ in runs[True]] == list(range(30))
+    assert runs[True] == runs[False]  # every error and every output, bit for bit
+    assert runs[True][0][1] > runs[True][-1][1]  # it trained
+    stopped = sine_wave.one_ahead(iter([(0, 1.0, None), (1, 2.0, None), (2, 3.0, None)]))
+    assert next(stopped)[0] == 0 and not tf.config.experimental.get_synchronous_execution()
+    stopped.close()  # a consumer stopping early (an error, an interrupt) ends it too
+    assert tf.config.experimental.get_synchronous_execution()
 
 
 def test_the_step_is_traced_once_for_both_halves(tf, data):
