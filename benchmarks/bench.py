@@ -24,6 +24,8 @@ are taken between figures measured in the same run.
 """
 
 import argparse
+import importlib.metadata
+import json
 import os
 import re
 import statistics
@@ -246,12 +248,12 @@ def epoch_split(tf, network, optimizer, train_in, train_tg, epochs):
     return ("Where a steady epoch goes (medians)", ["part", "ms", "share"], rows), (t_epoch, t_ahead, t_compiled)
 
 
-def lengths_table(tf, train_input, train_target, lengths, jax_figures):
-    """The compiled work per epoch at other sequence lengths: linear in the length means a fixed cost
-    per time step; growing per step means work that grows with the length inside the loop."""
+def length_times(tf, train_input, train_target, lengths):
+    """{L: seconds of compiled work per epoch} for sequences of length L (the training half repeated:
+    timing does not depend on the values)."""
     times = {}
     for length in lengths:
-        reps = -(-length // len(train_input))  # the training half repeated: timing does not depend on values
+        reps = -(-length // len(train_input))
         seq_input, seq_target = (tf.constant(np.tile(a, (reps, 1))[:length], tf.float32)
                                  for a in (train_input, train_target))
         network = sw.build_network()
@@ -261,23 +263,65 @@ def lengths_table(tf, train_input, train_target, lengths, jax_figures):
         n = 20
         float(many(tf.constant(n)))
         times[length] = median_time(lambda: float(many(tf.constant(n))), 5) / n
-    # least squares t = a L + b L^2: the part growing with L^2 is work redone over the whole sequence each step
+    return times
+
+
+def fit_row(label, times, width):
+    """Least squares t = a L + b L^2: the L^2 part is work redone over the whole sequence at every step."""
+    lengths = list(times)
     a, b = np.linalg.lstsq(np.array([[L, L * L] for L in lengths], float), np.array(list(times.values())),
                            rcond=None)[0]
+    return [f"{label}: t = a·L + b·L², a = {1e6 * a:.2f} µs per step; at L = 628 the L² term is "
+            f"{1000 * b * 628 ** 2:.3f} ms of {1000 * (a * 628 + b * 628 ** 2):.3f} ms"] + [""] * (width - 1)
+
+
+def lengths_table(times, default_copies, jax_figures):
+    """The compiled work per epoch at other sequence lengths: linear in the length means a fixed cost
+    per time step; growing per step means work that grows with the length inside the loop."""
     header = ["sequence length", "ms per epoch", "µs per time step"]
+    if default_copies:
+        header += ["µs per step, XLA's default copy insertion"]
     if jax_figures:
         header += ["JAX µs per time step", "× JAX"]
     rows = []
     for length, t in times.items():
         row = [str(length) + (" (the post's)" if length == 628 else ""), ms3(t), f"{1e6 * t / length:.2f}"]
+        if default_copies:
+            row.append(f"{1e6 * default_copies[length] / length:.2f}")
         if jax_figures:
             jax_t = jax_figures["lengths"].get(length)
             row += [f"{1e6 * jax_t / length:.2f}", f"{t / jax_t:.2f}"] if jax_t else ["", ""]
         rows.append(row)
-    fit = (f"fit over these lengths, t = a·L + b·L²: a = {1e6 * a:.2f} µs per step; at L = 628 the L² term is "
-           f"{1000 * b * 628 ** 2:.3f} ms of {1000 * (a * 628 + b * 628 ** 2):.3f} ms")
-    rows.append([fit] + [""] * (len(header) - 1))
+    rows.append(fit_row("fit", times, len(header)))
+    if default_copies:
+        rows.append(fit_row("fit, XLA's default copy insertion", default_copies, len(header)))
     return "The compiled work against the sequence length (XLA, medians)", header, rows
+
+
+NO_REGION_ANALYSIS = "--xla_cpu_copy_insertion_use_region_analysis=false"
+
+
+def default_copy_insertion(lengths, epochs):
+    """The step's figures again in a child process whose XLA keeps its default copy insertion
+    (sine_wave.XLA_COPY_FLAG off): what they were before sine_wave.py set the flag."""
+    env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} {NO_REGION_ANALYSIS}".strip())
+    out = subprocess.run([sys.executable, __file__, "--child", str(epochs), *map(str, lengths)], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    figures["lengths"] = {int(L): t for L, t in figures["lengths"].items()}
+    return figures
+
+
+def child(epochs, lengths):
+    tf = sw.import_tensorflow(xla=True)
+    x, y = sw.gen_seq()
+    train_input, train_target = sw.gen_inputs(y, len(x) // 2, 0)
+    train_in, train_tg = (tf.constant(a, tf.float32) for a in (train_input, train_target))
+    network = sw.build_network()
+    _, (t_epoch, t_ahead, t_compiled) = epoch_split(tf, network, sw.build_optimizer(network), train_in, train_tg,
+                                                    epochs)
+    print(json.dumps({"epoch": t_epoch, "ahead": t_ahead, "compiled": t_compiled,
+                      "lengths": length_times(tf, train_input, train_target, lengths)}))
 
 
 def run_jax(python, lengths):
@@ -291,18 +335,16 @@ def run_jax(python, lengths):
     return figures
 
 
-def against_jax(jax_figures, t_epoch_before, t_ahead, t_compiled):
-    j = jax_figures
-    rows = [
-        ("a steady epoch as the script runs it (JAX: a `jax.jit` call + `float(err)`)",
-         ms3(t_ahead), ms3(j["epoch"]), f"{t_ahead / j['epoch']:.2f}"),
-        ("the same, each step waited for (sine_wave.py before `one_ahead`)",
-         ms3(t_epoch_before), ms3(j["epoch"]), f"{t_epoch_before / j['epoch']:.2f}"),
-        ("the compiled work alone (many epochs in one call, per epoch)",
-         ms3(t_compiled), ms3(j["compiled"]), f"{t_compiled / j['compiled']:.2f}"),
-    ]
+def against_jax(j, t_ahead, t_compiled, default_copies):
+    rows = [("a steady epoch as the script runs it (JAX: a `jax.jit` call + `float(err)`)", t_ahead, j["epoch"]),
+            ("the compiled work alone (many epochs in one call, per epoch)", t_compiled, j["compiled"])]
+    if default_copies:
+        d = default_copies
+        rows[1:1] = [("the same, XLA's default copy insertion", d["ahead"], j["epoch"]),
+                     ("the same, each step waited for too (sine_wave.py before issue 11)", d["epoch"], j["epoch"])]
+        rows.append(("the same, XLA's default copy insertion", d["compiled"], j["compiled"]))
     return (f"Against JAX {j['version']} (benchmarks/jax_reference.py, run by this benchmark; medians)",
-            ["what", "TensorFlow ms", "JAX ms", "× JAX"], rows)
+            ["what", "TensorFlow ms", "JAX ms", "× JAX"], [(w, ms3(t), ms3(jt), f"{t / jt:.2f}") for w, t, jt in rows])
 
 
 def ms3(seconds):
@@ -365,23 +407,29 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions: under a minute")
     p.add_argument("--jax", metavar="PYTHON", help="an interpreter with JAX installed: set its figures beside ours")
+    p.add_argument("--child", nargs="+", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.child:
+        return child(args.child[0], args.child[1:])
     epochs, repeats = (20, 2) if args.quick else (100, 5)
     lengths = (314, 628, 1256) if args.quick else (157, 314, 628, 1256, 2512)
     print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, {os.cpu_count()} cores"
           + (", --quick" if args.quick else ""))
-    # The whole command and JAX first, while this process has not loaded TensorFlow:
+    # The whole command and the other processes first, while this one has not loaded TensorFlow:
     # its idle thread pools (and Keras fit's) would otherwise share the cores.
     whole = whole_command(repeats)
     jax_figures = run_jax(args.jax, lengths) if args.jax else None
+    tf_version = tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
+    default_copies = default_copy_insertion(lengths, epochs) if tf_version >= (2, 19) else None
     phase_table, (tf, network, optimizer, train_in, train_tg) = phases(epochs)
     forms_table, t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
     split_table, (t_epoch, t_ahead, t_compiled) = epoch_split(tf, network, optimizer, train_in, train_tg, epochs)
-    length_table = lengths_table(tf, train_in.numpy(), train_tg.numpy(), lengths, jax_figures)
+    times = length_times(tf, train_in.numpy(), train_tg.numpy(), lengths)
     print(f"TensorFlow {tf.__version__}, Keras {__import__('keras').__version__}")
-    sections = [phase_table, forms_table, split_table, arithmetic(tf, t_xla), whole, length_table]
+    sections = [phase_table, forms_table, split_table, arithmetic(tf, t_xla), whole,
+                lengths_table(times, default_copies and default_copies["lengths"], jax_figures)]
     if jax_figures:
-        sections.append(against_jax(jax_figures, t_epoch, t_ahead, t_compiled))
+        sections.append(against_jax(jax_figures, t_ahead, t_compiled, default_copies))
     for section in sections:
         table(*section)
 

@@ -3,17 +3,23 @@
 For each: the first call (trace + XLA compile + run), a steady epoch (median), the last logged
 error, and whether all 100 errors equal the post's loop (`sync`) bit for bit.
 
-  sync        the post's loop, each step waited for (sine_wave.py before issue 11)
+  sync        the post's loop, each step waited for
   ahead       the same loop, one epoch ahead in async eager mode (sine_wave.one_ahead: kept)
   lr-arg      the rate as a tensor argument, assigned inside the step, called as a concrete function
   per-call    25 epochs per compiled call (a tf.while_loop over the step), rates as an argument
 
-    python benchmarks/step_variants.py              # 3 rounds, about a minute
+Each runs twice on TensorFlow >= 2.19: as sine_wave.py compiles it (XLA_COPY_FLAG on), and with
+XLA's default copy insertion (the flag off: how sine_wave.py ran before issue 11).
+
+    python benchmarks/step_variants.py              # 3 rounds, about two minutes
     python benchmarks/step_variants.py --rounds 5
 """
 
 import argparse
+import importlib.metadata
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -87,18 +93,25 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.one:
         return one(args.one)
-    runs = {v: [] for v in VARIANTS}
+    version = tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
+    copy_insertions = ["as sine_wave.py sets it", "XLA's default"] if version >= (2, 19) else ["XLA's default"]
+    runs = {(v, c): [] for c in copy_insertions for v in VARIANTS}
     for _ in range(args.rounds):
-        for v in VARIANTS:  # alternate, so noise falls on all alike
-            out = subprocess.run([sys.executable, __file__, "--one", v], check=True, capture_output=True, text=True)
-            runs[v].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    reference = runs["sync"][0]["errors"]
+        for v, c in runs:  # alternate, so noise falls on all alike
+            flags = os.environ.get("XLA_FLAGS", "")
+            if c == "XLA's default" and version >= (2, 19):
+                flags += " --xla_cpu_copy_insertion_use_region_analysis=false"
+            out = subprocess.run([sys.executable, __file__, "--one", v], check=True, capture_output=True, text=True,
+                                 env=dict(os.environ, XLA_FLAGS=flags.strip()))
+            runs[v, c].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    reference = runs["sync", copy_insertions[0]][0]["errors"]
     print(f"{args.rounds} rounds, each variant in its own process; medians\n")
-    print("| variant | first call (s) | steady epoch (ms) | epoch 99 | all 100 errors equal `sync`'s |")
-    print("|---|---:|---:|---:|---|")
-    for v, rs in runs.items():
+    print("| variant | XLA copy insertion | first call (s) | steady epoch (ms) | epoch 99 | all 100 errors equal "
+          "the first row's |")
+    print("|---|---|---:|---:|---:|---|")
+    for (v, c), rs in runs.items():
         same = all(r["errors"] == reference for r in rs)
-        print(f"| {v} | {statistics.median(r['first'] for r in rs):.2f} | "
+        print(f"| {v} | {c} | {statistics.median(r['first'] for r in rs):.2f} | "
               f"{1000 * statistics.median(r['steady'] for r in rs):.2f} | {rs[0]['errors'][-1]:.5f} | {same} |")
 
 

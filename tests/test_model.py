@@ -231,6 +231,7 @@ def test_one_ahead_changes_no_number_and_ends_its_async_mode(tf, data):
     assert next(stopped)[0] == 0 and not tf.config.experimental.get_synchronous_execution()
     stopped.close()  # a consumer stopping early (an error, an interrupt) ends it too
     assert tf.config.experimental.get_synchronous_execution()
+    assert list(sine_wave.one_ahead(iter([]))) == []  # --epochs 0
 
 
 def test_the_step_is_traced_once_for_both_halves(tf, data):

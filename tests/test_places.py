@@ -1,8 +1,10 @@
 """Wherever the post's readers run it: a notebook kernel, any Keras set-up, a terminal, a GIF."""
 
+import importlib.metadata
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 
@@ -71,6 +73,44 @@ def test_no_xla_compiles_nothing_with_xla(tmp_path):
         proc = run_script(*args, XLA_FLAGS=f"--xla_dump_to={dump}")
         assert proc.returncode == 0, proc.stderr
         assert (dump.exists() and any(dump.iterdir())) == dumped, flag
+
+
+def whole_sequence_copies_per_step(dump):
+    """Copies of a whole [628, 1, 10] buffer inside the while-loop bodies of the dumped training step."""
+    text = next(dump.glob("*train_step*after_optimizations.txt")).read_text()
+    bodies = set(re.findall(r"body=%?([\w.\-]+)", text))
+    count, current = 0, None
+    for line in text.splitlines():
+        header = re.match(r"^(?:ENTRY )?%?([\w.\-]+) .*\{$", line)
+        if header:
+            current = header.group(1)
+        elif current in bodies and re.search(r"= f32\[628,1,10\]\{2,1,0\} copy\(", line):
+            count += 1
+    return count
+
+
+def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tmp_path):
+    """sine_wave.XLA_COPY_FLAG (TF >= 2.19) removes XLA's two whole-buffer copies per backward step; same numbers."""
+    tf_version = tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
+    runs = {}
+    for user_flag in ("", " --xla_cpu_copy_insertion_use_region_analysis=false"):
+        if user_flag and tf_version < (2, 19):
+            continue  # that XLA does not know the flag (and would abort on it): the script never sets it there
+        dump = tmp_path / f"dump{bool(user_flag)}"
+        proc = run_script("--no-show", "--epochs", "3", "--out", tmp_path / "out",
+                          XLA_FLAGS=f"--xla_dump_to={dump}{user_flag}")
+        assert proc.returncode == 0, proc.stderr
+        runs[user_flag] = ([line for line in proc.stdout.splitlines() if line.startswith("Epoch")],
+                           whole_sequence_copies_per_step(dump))
+    log, copies = runs[""]
+    assert copies == (0 if tf_version >= (2, 19) else 2)
+    if tf_version >= (2, 19):
+        assert runs[" --xla_cpu_copy_insertion_use_region_analysis=false"] == (log, 2)  # the user's setting wins
+    proc = subprocess.run([sys.executable, "-c", "import os, sine_wave; sine_wave.import_tensorflow(xla=True); "
+                           "print(repr(os.environ.get('XLA_FLAGS')))"], cwd=ROOT,
+                          env={k: v for k, v in script_env().items() if k != "XLA_FLAGS"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "None", proc.stderr
 
 
 def test_animate_writes_a_gif_of_training(tmp_path):
