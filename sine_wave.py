@@ -400,6 +400,7 @@ def import_tensorflow(xla=False):
                         "start a new one (in a notebook: restart the kernel) and run sine_wave.py first")
     if xla and not _xla_ready:
         user_flags = os.environ.get("XLA_FLAGS")
+        # same numbers, a faster epoch; XLA before TF 2.19 aborts on the flag; the user's own setting wins
         if _tf_version(tf) >= (2, 19) and "copy_insertion_use_region_analysis" not in (user_flags or ""):
             os.environ["XLA_FLAGS"] = f"{user_flags or ''} {XLA_COPY_FLAG}".strip()  # read on XLA's first compile
         try:  # XLA announces itself on its first compile (INFO, whatever the log level): let it do so here
@@ -413,9 +414,7 @@ def import_tensorflow(xla=False):
     return tf
 
 
-# XLA's copy insertion without it copies the whole output gradient twice per backward step (docs/performance.md);
-# same numbers, 2.1 -> 1.3 ms an epoch. XLA before TF 2.19 does not know the flag, and aborts on unknown ones.
-XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"
+XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequence-long copies (docs/performance.md)
 
 
 def _tf_version(tf):
