@@ -401,7 +401,7 @@ def import_tensorflow(xla=False):
     if xla and not _xla_ready:
         user_flags = os.environ.get("XLA_FLAGS")
         # same numbers, a faster epoch; XLA before TF 2.19 aborts on the flag; the user's own setting wins
-        if _tf_version(tf) >= (2, 19) and "copy_insertion_use_region_analysis" not in (user_flags or ""):
+        if knows_xla_copy_flag(tf.__version__) and XLA_COPY_FLAG.split("=")[0] not in (user_flags or ""):
             os.environ["XLA_FLAGS"] = f"{user_flags or ''} {XLA_COPY_FLAG}".strip()  # read on XLA's first compile
         try:  # XLA announces itself on its first compile (INFO, whatever the log level): let it do so here
             with _filtered_stderr(_TF_NOISE):
@@ -417,8 +417,9 @@ def import_tensorflow(xla=False):
 XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequence-long copies (docs/performance.md)
 
 
-def _tf_version(tf):
-    return tuple(int(part) for part in re.findall(r"\d+", tf.__version__)[:2])
+def knows_xla_copy_flag(tf_version):
+    """XLA from TensorFlow 2.19 on; older XLA aborts on a flag it does not know."""
+    return tuple(int(part) for part in re.findall(r"\d+", tf_version)[:2]) >= (2, 19)
 
 
 def _restore_env(name, value):

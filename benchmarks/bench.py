@@ -189,16 +189,12 @@ def three_forms(tf, network, optimizer, train_in, train_tg, epochs):
 # ---------------------------------------------------------------------------
 def compiled_epochs(tf, network, optimizer, seq_input, seq_target):
     """A function running n training steps in one XLA call: the compiled work alone, no call per step."""
-    tvars = network.trainable_variables
+    step = sw.make_train_step(network, optimizer).python_function  # the script's step, traced into this loop
 
     @tf.function(jit_compile=True, autograph=False)
     def many(n):
         def body(i, err):
-            with tf.GradientTape() as tape:
-                err = sw.error(network(seq_input), seq_target)
-            grads, _ = tf.clip_by_global_norm(tape.gradient(err, tvars), sw.clip_norm)
-            optimizer.apply_gradients(zip(grads, tvars))
-            return i + 1, err
+            return i + 1, step(seq_input, seq_target)[0]
         return tf.while_loop(lambda i, err: i < n, body, (tf.constant(0), tf.constant(0.0)))[1]
 
     return many
@@ -298,7 +294,7 @@ def lengths_table(times, default_copies, jax_figures):
     return "The compiled work against the sequence length (XLA, medians)", header, rows
 
 
-NO_REGION_ANALYSIS = "--xla_cpu_copy_insertion_use_region_analysis=false"
+NO_REGION_ANALYSIS = sw.XLA_COPY_FLAG.replace("=true", "=false")
 
 
 def default_copy_insertion(lengths, epochs):
@@ -419,8 +415,8 @@ def main(argv=None):
     # its idle thread pools (and Keras fit's) would otherwise share the cores.
     whole = whole_command(repeats)
     jax_figures = run_jax(args.jax, lengths) if args.jax else None
-    tf_version = tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
-    default_copies = default_copy_insertion(lengths, epochs) if tf_version >= (2, 19) else None
+    known = sw.knows_xla_copy_flag(importlib.metadata.version("tensorflow"))
+    default_copies = default_copy_insertion(lengths, epochs) if known else None
     phase_table, (tf, network, optimizer, train_in, train_tg) = phases(epochs)
     forms_table, t_xla = three_forms(tf, network, optimizer, train_in, train_tg, epochs)
     split_table, (t_epoch, t_ahead, t_compiled) = epoch_split(tf, network, optimizer, train_in, train_tg, epochs)

@@ -19,7 +19,6 @@ import argparse
 import importlib.metadata
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,29 +26,27 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sine_wave as sw  # noqa: E402  (NumPy only until a variant runs)
+
 VARIANTS = ("sync", "ahead", "lr-arg", "per-call")
 PER_CALL = 25
 
 
 def one(variant, epochs=100):
-    sys.path.insert(0, str(ROOT))
     import numpy as np
-    import sine_wave as sw
 
     tf = sw.import_tensorflow(xla=True)
     x, y = sw.gen_seq()
     feed = sw.feed_dict(*sw.gen_inputs(y, len(x) // 2, 0))
     network = sw.build_network()
     optimizer = sw.build_optimizer(network)
-    tvars = network.trainable_variables
+    script_step = sw.make_train_step(network, optimizer).python_function  # to trace into the variants' own
 
     def step_body(rate):
         optimizer.learning_rate.assign(rate)
-        with tf.GradientTape() as tape:
-            err = sw.error(network(feed.seq_input), feed.seq_target)
-        grads, _ = tf.clip_by_global_norm(tape.gradient(err, tvars), sw.clip_norm)
-        optimizer.apply_gradients(zip(grads, tvars))
-        return err
+        return script_step(feed.seq_input, feed.seq_target)[0]
 
     errors, times = [], []
     started = time.perf_counter()
@@ -93,14 +90,14 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.one:
         return one(args.one)
-    version = tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
-    copy_insertions = ["as sine_wave.py sets it", "XLA's default"] if version >= (2, 19) else ["XLA's default"]
+    known = sw.knows_xla_copy_flag(importlib.metadata.version("tensorflow"))
+    copy_insertions = ["as sine_wave.py sets it", "XLA's default"] if known else ["XLA's default"]
     runs = {(v, c): [] for c in copy_insertions for v in VARIANTS}
     for _ in range(args.rounds):
         for v, c in runs:  # alternate, so noise falls on all alike
             flags = os.environ.get("XLA_FLAGS", "")
-            if c == "XLA's default" and version >= (2, 19):
-                flags += " --xla_cpu_copy_insertion_use_region_analysis=false"
+            if c == "XLA's default" and known:
+                flags += " " + sw.XLA_COPY_FLAG.replace("=true", "=false")
             out = subprocess.run([sys.executable, __file__, "--one", v], check=True, capture_output=True, text=True,
                                  env=dict(os.environ, XLA_FLAGS=flags.strip()))
             runs[v, c].append(json.loads(out.stdout.strip().splitlines()[-1]))

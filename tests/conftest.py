@@ -1,6 +1,8 @@
 """Shared helpers: the script's folder on sys.path, and running its command line."""
 
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SCRIPT = ROOT / "sine_wave.py"
+
+
+def tf_version():
+    """The installed TensorFlow's (major, minor), read without importing it."""
+    return tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
 
 
 def script_env(**extra):

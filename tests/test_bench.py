@@ -1,11 +1,10 @@
 """benchmarks/bench.py --quick prints its six tables, every cell filled (timings are not judged here)."""
 
-import importlib.metadata
 import re
 import subprocess
 import sys
 
-from conftest import ROOT, script_env
+from conftest import ROOT, script_env, tf_version
 
 
 def parse_tables(text):
@@ -18,10 +17,6 @@ def parse_tables(text):
         elif title and line.startswith("|") and not re.fullmatch(r"\|[-:|]+\|", line):
             tables[title].append([cell.strip() for cell in line.strip("|").split("|")])
     return tables
-
-
-def tf_version():
-    return tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
 
 
 def number(cell):

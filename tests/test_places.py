@@ -1,6 +1,5 @@
 """Wherever the post's readers run it: a notebook kernel, any Keras set-up, a terminal, a GIF."""
 
-import importlib.metadata
 import json
 import os
 import pty
@@ -10,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SCRIPT, run_script, script_env
+from conftest import ROOT, SCRIPT, run_script, script_env, tf_version
 
 FIGURES = ["sequence.png", "sequence-and-network-output.png", "training-error.png", "training-complete.png"]
 
@@ -91,10 +90,10 @@ def whole_sequence_copies_per_step(dump):
 
 def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tmp_path):
     """sine_wave.XLA_COPY_FLAG (TF >= 2.19) removes XLA's two whole-buffer copies per backward step; same numbers."""
-    tf_version = tuple(int(v) for v in re.findall(r"\d+", importlib.metadata.version("tensorflow"))[:2])
+    version = tf_version()
     runs = {}
     for user_flag in ("", " --xla_cpu_copy_insertion_use_region_analysis=false"):
-        if user_flag and tf_version < (2, 19):
+        if user_flag and version < (2, 19):
             continue  # that XLA does not know the flag (and would abort on it): the script never sets it there
         dump = tmp_path / f"dump{bool(user_flag)}"
         proc = run_script("--no-show", "--epochs", "3", "--out", tmp_path / "out",
@@ -103,8 +102,8 @@ def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tmp_pa
         runs[user_flag] = ([line for line in proc.stdout.splitlines() if line.startswith("Epoch")],
                            whole_sequence_copies_per_step(dump))
     log, copies = runs[""]
-    assert copies == (0 if tf_version >= (2, 19) else 2)
-    if tf_version >= (2, 19):
+    assert copies == (0 if version >= (2, 19) else 2)
+    if version >= (2, 19):
         assert runs[" --xla_cpu_copy_insertion_use_region_analysis=false"] == (log, 2)  # the user's setting wins
     proc = subprocess.run([sys.executable, "-c", "import os, sine_wave; sine_wave.import_tensorflow(xla=True); "
                            "print(repr(os.environ.get('XLA_FLAGS')))"], cwd=ROOT,
