@@ -5,15 +5,16 @@ One epoch exactly as sine_wave.py's: TF 0.7's LSTM cell (one matrix over [x, h],
 error, global-norm clipping to 5 and Adam with epsilon 1e-8, all under one `jax.jit`.
 
     pip install jax            # in a separate environment
-    python benchmarks/jax_reference.py [--epochs 200] [--lengths 314 628 1256]
-    XLA_FLAGS=--xla_dump_to=/tmp/jax-hlo python benchmarks/jax_reference.py --epochs 3
+    python benchmarks/jax_reference.py [--hidden 256] [--epochs 100]
 
-Prints the median steady-state epoch in ms (one `float(err)` sync per epoch), the compiled work
-alone (50 epochs in one jit call, per epoch) and, with --lengths, that work at other sequence
-lengths (benchmarks/bench.py --jax runs this and sets the figures beside TensorFlow's).
+Prints one JSON line: the first epoch (trace + compile) and the median steady epoch in ms, each
+epoch waited for (one `float(err)` per epoch, as the post's loop prints it), and the process's peak
+memory in MB. benchmarks/bench.py --jax runs this and sets the figures beside TensorFlow's.
 """
 
 import argparse
+import json
+import resource
 import statistics
 import sys
 import time
@@ -37,9 +38,8 @@ def init(key, hidden, width):
 
 
 def forward(params, seq_input):
-    hidden = params["W"].shape[0]
-    width = seq_input.shape[1]
-    x_proj = seq_input @ params["M"][:width] + params["bias"]  # the input half, hoisted out of the loop
+    hidden, width = params["W"].shape[0], seq_input.shape[1]
+    x_proj = seq_input @ params["M"][:width] + params["bias"]  # the input half, before the loop, as sine_wave.rnn
 
     def cell(carry, xp):
         c, h = carry
@@ -69,56 +69,24 @@ def train_step(params, m, v, t, lr, seq_input, seq_target):
     return params, m, v, t, err
 
 
-def compiled_epochs(params, m, v, t, seq_input, seq_target, n):
-    """n epochs in one jit call (a fori_loop over train_step): the compiled work alone, per epoch."""
-    @jax.jit
-    def many(params, m, v, t):
-        def body(k, carry):
-            *state, err = train_step(*carry[:4], jnp.float32(sw.learning_rate(0)), seq_input, seq_target)
-            return (*state, err)
-        return jax.lax.fori_loop(0, n, body, (params, m, v, t, jnp.float32(0)))
-
-    many(params, m, v, t)[-1].block_until_ready()
-    times = []
-    for _ in range(7):
-        started = time.perf_counter()
-        float(many(params, m, v, t)[-1])
-        times.append((time.perf_counter() - started) / n)
-    return statistics.median(times)
-
-
-def fresh_state(hidden, width):
-    params = init(jax.random.PRNGKey(sw.seed), hidden, width)
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    return params, zeros, zeros, jnp.zeros((), jnp.float32)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--lengths", type=int, nargs="*", default=[],
-                   help="also time the compiled work at these sequence lengths (the post's is 628)")
+    p.add_argument("--hidden", type=int, default=sw.num_hidden)
+    p.add_argument("--epochs", type=int, default=100)
     args = p.parse_args(argv)
     x, y = sw.gen_seq()
-    n_steps = len(x) // 2
-    seq_input, seq_target = (jnp.asarray(a, jnp.float32) for a in sw.gen_inputs(y, n_steps, 0))
-    params, m, v, t = fresh_state(sw.num_hidden, sw.seq_width)
-    times, errors = [], []
+    seq_input, seq_target = (jnp.asarray(a, jnp.float32) for a in sw.gen_inputs(y, len(x) // 2, 0))
+    params = init(jax.random.PRNGKey(sw.seed), args.hidden, sw.seq_width)
+    m = v = jax.tree_util.tree_map(jnp.zeros_like, params)
+    t, times, errors = jnp.zeros((), jnp.float32), [], []
     for i in range(args.epochs):
         started = time.perf_counter()
         params, m, v, t, err = train_step(params, m, v, t, jnp.float32(sw.learning_rate(i)), seq_input, seq_target)
         errors.append(float(err))
         times.append(time.perf_counter() - started)
-    print(f"JAX {jax.__version__}: first epoch {1000 * times[0]:.0f} ms, steady epoch "
-          f"{1000 * statistics.median(times[1:]):.2f} ms (median of {len(times) - 1}); "
-          f"error {errors[0]:.3f} -> {errors[-1]:.3f}")
-    state = fresh_state(sw.num_hidden, sw.seq_width)
-    print(f"compiled work alone: {1000 * compiled_epochs(*state, seq_input, seq_target, 50):.3f} ms per epoch")
-    for length in args.lengths:
-        reps = -(-length // n_steps)  # the training half repeated: timing does not depend on the values
-        long_input, long_target = (jnp.tile(a, (reps, 1))[:length] for a in (seq_input, seq_target))
-        per_epoch = compiled_epochs(*state, long_input, long_target, 20)
-        print(f"length {length}: {1000 * per_epoch:.3f} ms per epoch, {1e6 * per_epoch / length:.2f} µs per time step")
+    print(json.dumps({"jax": jax.__version__, "hidden": args.hidden, "first_ms": 1000 * times[0],
+                      "epoch_ms": 1000 * statistics.median(times[1:]), "error": [errors[0], errors[-1]],
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":

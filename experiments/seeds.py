@@ -1,13 +1,13 @@
 """Is the post's result typical? The same training under many seeds and both learning-rate schedules.
 
-    python experiments/seeds.py                          # 20 seeds x 2 schedules, about a minute on 2 cores
+    python experiments/seeds.py                          # 20 seeds x 2 schedules, about 20 s on 2 cores
     python experiments/seeds.py --seeds 1 2 3 --epochs 50 --out /tmp/study
 
 Writes OUT/seeds.csv (one row per seed and schedule), OUT/seeds.md (the same, then a summary)
 and OUT/seeds.png; OUT is docs/ by default, where the README shows them.
 
 The step is compiled once and reused: for each seed every variable is re-drawn exactly as
-`build_network` draws it for that seed, and Adam's state is reset, so each row equals what
+`Network` draws it for that seed, and Adam's state is reset, so each row equals what
 `python sine_wave.py --seed S --lr-schedule X --epochs E` writes to metrics.json
 (tests/test_seeds.py checks this).
 """
@@ -30,31 +30,32 @@ SCHEDULES = ["as-written", "stepped"]
 
 def study(seeds, epochs, no_xla=False, progress=print):
     """Yield one row (a dict) per seed and schedule."""
-    sw.import_tensorflow(xla=not no_xla)
+    tf = sw.load_tensorflow(xla=not no_xla)
     x, y = sw.gen_seq()
     n_steps = len(x) // 2
     train_input, train_target = sw.gen_inputs(y, n_steps, offset=0)
     test_input, test_target = sw.gen_inputs(y, n_steps, offset=n_steps)
-    feed, test_fed = sw.feed_dict(train_input, train_target), sw.feed_dict(test_input, test_target)
-    network = sw.build_network(seed=seeds[0])
-    optimizer = sw.build_optimizer(network)
+    feed = tf.constant(train_input, tf.float32), tf.constant(train_target, tf.float32)
+    net = sw.Network(seed=seeds[0])
+    optimizer = tf.keras.optimizers.Adam(learning_rate=0.0, epsilon=sw.adam_epsilon)
+    train_op = sw.make_train_op(net, optimizer, xla=not no_xla)
     fresh_optimizer = [v.numpy() for v in optimizer.variables]
-    step = sw.make_train_step(network, optimizer, jit_compile=not no_xla)
-    predict = sw.make_predict(network, jit_compile=not no_xla)
+    output = tf.function(net, jit_compile=not no_xla, autograph=False)
     for n, seed in enumerate(seeds, 1):
         started = time.perf_counter()
-        start = [v.numpy() for v in sw.build_network(seed=seed).trainable_variables]
+        start = [v.numpy() for v in sw.Network(seed=seed).trainable_variables]
         for schedule in SCHEDULES:
-            for v, value in zip(network.trainable_variables, start):
+            for v, value in zip(net.trainable_variables + optimizer.variables, start + fresh_optimizer):
                 v.assign(value)
-            for v, value in zip(optimizer.variables, fresh_optimizer):
-                v.assign(value)
-            epochs_run = sw.one_ahead(sw.train(step, optimizer, feed, epochs, sw.LR_SCHEDULES[schedule]))
-            errors = [float(err) for _, err, _ in epochs_run]
+            errors = []
+            for i in range(epochs):  # the loop of sine_wave.run(), each step waited for (the same numbers)
+                optimizer.learning_rate.assign(sw.LR_SCHEDULES[schedule](i))
+                errors.append(float(train_op(*feed)[0]))
             args = argparse.Namespace(hidden=sw.num_hidden, seq_width=sw.seq_width, lag=sw.lag, seed=seed,
                                       lr_schedule=schedule, no_xla=no_xla, restore=False)
-            metrics = sw.metrics_of(errors, train_input, train_target, predict(feed.seq_input).numpy(),
-                                    test_input, test_target, predict(test_fed.seq_input).numpy(), y, args)
+            run = argparse.Namespace(args=args, errors=errors, restored_from=None)
+            metrics = sw.metrics_of(run, train_input, train_target, output(feed[0]).numpy(), test_input,
+                                    test_target, output(tf.constant(test_input, tf.float32)).numpy(), y)
             yield {"seed": seed, "lr_schedule": schedule, "train_error": metrics["train_error"],
                    "final_train_error": metrics["final_train_error"],
                    "test_rmse_lstm": metrics["test_rmse"]["lstm"], "test_rmse_linear": metrics["test_rmse"]["linear"]}

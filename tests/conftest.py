@@ -60,4 +60,4 @@ def trained(tmp_path_factory):
 def tf():
     import sine_wave
 
-    return sine_wave.import_tensorflow()
+    return sine_wave.load_tensorflow(xla=True)

@@ -1,9 +1,10 @@
-"""The network, error, learning rate and one training step, against TF 0.7's definitions.
+"""The network, error, learning rate and training step, against TF 0.7's definitions.
 
-See ../shared/tf07-semantics.md (in the project's shared folder) for what 0.7 computed.
+Independent references: a NumPy transcription of 0.7's LSTMCell, Keras' own LSTM layer given the same
+weights, the post's literal learning-rate chain, and Adam written out in NumPy. What 0.7 computed:
+the project's shared/tf07-semantics.md.
 """
 
-import itertools
 import math
 import os
 
@@ -11,10 +12,7 @@ import numpy as np
 import pytest
 
 import sine_wave
-from sine_wave import (
-    LR_SCHEDULES, Feed, build_network, build_optimizer, error, gen_inputs, gen_seq, learning_rate,
-    make_predict, make_train_step, stepped_learning_rate, train,
-)
+from sine_wave import Network, error, gen_inputs, gen_seq, learning_rate, make_train_op, stepped_learning_rate
 
 
 def sigmoid(z):
@@ -22,13 +20,8 @@ def sigmoid(z):
 
 
 def tf07_lstm(inputs, matrix, bias, num_hidden):
-    """TF 0.7's rnn_cell.LSTMCell (no peepholes), transcribed in NumPy.
-
-    One matrix over [input, h_prev]; gates split i, j, f, o; +1 on the forget gate.
-    """
-    c = np.zeros(num_hidden)
-    h = np.zeros(num_hidden)
-    hs = []
+    """TF 0.7's rnn_cell.LSTMCell (no peepholes), transcribed in NumPy: one matrix over [input, h_prev]."""
+    c, h, hs = np.zeros(num_hidden), np.zeros(num_hidden), []
     for x_t in inputs:
         i, j, f, o = np.split(np.concatenate([x_t, h]) @ matrix + bias, 4)
         c = sigmoid(f + 1.0) * c + sigmoid(i) * np.tanh(j)
@@ -37,70 +30,94 @@ def tf07_lstm(inputs, matrix, bias, num_hidden):
     return np.array(hs)
 
 
-def as_tf07(network):
-    """Keras' LSTM weights rearranged into 0.7's one matrix and bias."""
-    kernel, recurrent, bias = (v.numpy() for v in network.lstm.trainable_variables)
-    i, f, c, o = np.split(np.vstack([kernel, recurrent]), 4, axis=1)  # Keras: i, f, c, o
-    bi, bf, bc, bo = np.split(bias, 4)
-    # 0.7 adds its 1 inside the cell; Keras keeps it in the bias.
-    return np.hstack([i, c, f, o]), np.concatenate([bi, bc, bf - 1.0, bo])
-
-
 @pytest.fixture(scope="module")
-def data():
+def feed(tf):
     x, y = gen_seq()
-    n_steps = len(x) // 2
-    seq_input, seq_target = gen_inputs(y, n_steps, 0)
-    return seq_input.astype(np.float32), seq_target.astype(np.float32)
+    seq_input, seq_target = gen_inputs(y, len(x) // 2, 0)
+    return tf.constant(seq_input, tf.float32), tf.constant(seq_target, tf.float32)
+
+
+def adam(net, lr=0.0):
+    return sine_wave.tf.keras.optimizers.Adam(learning_rate=lr, epsilon=sine_wave.adam_epsilon)
 
 
 def test_initial_weights_are_tf07s(tf):
     for num_hidden, seq_width in [(10, 10), (32, 3)]:
-        net = build_network(num_hidden, seq_width, seed=1)
-        kernel, recurrent, bias = (v.numpy() for v in net.lstm.trainable_variables)
-        assert kernel.shape == (seq_width, 4 * num_hidden)
-        assert recurrent.shape == (num_hidden, 4 * num_hidden)
-        for w in (kernel, recurrent):
-            assert np.abs(w).max() <= 0.1 and np.abs(w).max() > 0.08  # U(-0.1, 0.1), not Glorot
-            assert abs(w.mean()) < 0.02
-        forget = bias[num_hidden:2 * num_hidden]
-        np.testing.assert_array_equal(forget, 1.0)
-        np.testing.assert_array_equal(np.delete(bias, np.s_[num_hidden:2 * num_hidden]), 0.0)
+        net = Network(num_hidden, seq_width, seed=1)
+        M, B = net.cell.W.numpy(), net.cell.B.numpy()
+        assert M.shape == (seq_width + num_hidden, 4 * num_hidden)  # one matrix over [input, h]
+        assert 0.08 < np.abs(M).max() <= 0.1 and abs(M.mean()) < 0.02  # U(-0.1, 0.1), not Glorot
+        np.testing.assert_array_equal(B, 0.0)  # the forget gate's 1 is added inside the cell, as in 0.7
         W, b = net.W.numpy(), net.b.numpy()
         assert W.shape == (num_hidden, 1) and b.shape == (1,)
-        assert np.abs(W).max() <= math.sqrt(3 / num_hidden)
-        assert np.abs(W).max() > 0.5 * math.sqrt(3 / num_hidden)
+        assert 0.5 * math.sqrt(3 / num_hidden) < np.abs(W).max() <= math.sqrt(3 / num_hidden)
         assert abs(b[0]) <= math.sqrt(3) and b[0] != 0.0  # uniform_unit_scaling: a random bias
+        assert [v.shape for v in net.trainable_variables] == [M.shape, B.shape, W.shape, b.shape]
 
 
 def test_weights_differ_by_seed_and_repeat_by_seed(tf):
-    a, b, c = build_network(seed=1), build_network(seed=1), build_network(seed=2)
-    np.testing.assert_array_equal(a.lstm.trainable_variables[0].numpy(), b.lstm.trainable_variables[0].numpy())
-    np.testing.assert_array_equal(a.W.numpy(), b.W.numpy())
-    assert not np.array_equal(a.lstm.trainable_variables[0].numpy(), c.lstm.trainable_variables[0].numpy())
+    a, b, c = Network(seed=1), Network(seed=1), Network(seed=2)
+    for x, y in zip(a.trainable_variables, b.trainable_variables):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert not np.array_equal(a.cell.W.numpy(), c.cell.W.numpy())
     assert not np.array_equal(a.W.numpy(), c.W.numpy())
 
 
-def test_network_output_is_tf07_lstm_then_W_b(tf, data):
-    seq_input, _ = data
-    net = build_network(seed=3)
-    # Move away from the initial weights so every gate and bias matters.
+def test_network_output_is_tf07_lstm_then_W_b(tf, feed):
+    net = Network(seed=3)
     rng = np.random.default_rng(0)
-    for v in net.lstm.trainable_variables:
+    for v in (net.cell.W, net.cell.B):  # away from the initial weights, so every gate and the bias matter
         v.assign(v.numpy() + rng.normal(0, 0.2, v.shape).astype(np.float32))
-    matrix, bias = as_tf07(net)
-    hs = tf07_lstm(seq_input[:200].astype(np.float64), matrix, bias, 10)
+    hs = tf07_lstm(feed[0].numpy()[:200].astype(np.float64), net.cell.W.numpy(), net.cell.B.numpy(), 10)
     want = hs @ net.W.numpy() + net.b.numpy()
-    got = net(tf.constant(seq_input[:200])).numpy()
+    got = net(feed[0][:200]).numpy()
     assert got.shape == (200, 1)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def keras_twin(tf, net):
+    """Keras' LSTM layer holding the same weights: its kernels split [x; h] rows, gates i, f, c, o, +1 in the bias."""
+    import keras
+
+    hidden = net.cell.num_hidden
+    lstm = keras.layers.LSTM(hidden, return_sequences=True, unit_forget_bias=True)
+    lstm.build((1, None, net.cell.W.shape[0] - hidden))
+    i, j, f, o = np.split(net.cell.W.numpy(), 4, axis=1)
+    bi, bj, bf, bo = np.split(net.cell.B.numpy(), 4)
+    M = np.hstack([i, f, j, o])
+    lstm.set_weights([M[:-hidden], M[-hidden:], np.concatenate([bi, bf + 1.0, bj, bo])])
+    W, b = tf.Variable(net.W), tf.Variable(net.b)
+
+    class Twin:
+        trainable_variables = [*lstm.trainable_variables, W, b]
+
+        def __call__(self, seq_input):
+            return lstm(seq_input[None])[0] @ W + b
+
+    return Twin()
+
+
+def test_ten_epochs_equal_keras_lstm_from_the_same_weights(tf, feed):
+    """Same model, another order of float operations: the first ten epochs agree within 1e-5 relative."""
+    runs = []
+    for twin in (False, True):
+        net = Network(seed=4)
+        model = keras_twin(tf, net) if twin else net
+        optimizer = adam(model)
+        step = make_train_op(model, optimizer)
+        errors = []
+        for i in range(10):
+            optimizer.learning_rate.assign(learning_rate(i))
+            errors.append(float(step(*feed)[0]))
+        runs.append(errors)
+    assert runs[0][-1] < runs[0][0]  # it trained
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-5)
 
 
 def test_error_is_the_l2_norm_of_the_residual(tf):
     rng = np.random.default_rng(1)
     out, target = rng.normal(size=(628, 1)), rng.normal(size=(628, 1))
     got = float(error(tf.constant(out), tf.constant(target)))
-    assert got == pytest.approx(np.sqrt(np.sum((out - target) ** 2)), rel=1e-12)
     assert got == pytest.approx(np.linalg.norm(out - target), rel=1e-12)
 
 
@@ -118,132 +135,125 @@ def post_chain(i):
 
 def meant_chain(i):
     """What the chain was evidently meant to do."""
-    if i > 75:
-        return 1e-5
-    if i > 50:
-        return 1e-4
-    if i > 25:
-        return 5e-3
-    return 1e-2
+    return 1e-5 if i > 75 else 1e-4 if i > 50 else 5e-3 if i > 25 else 1e-2
 
 
 def test_learning_rate_schedules_epoch_by_epoch():
     for i in range(120):
-        assert learning_rate(i) == LR_SCHEDULES["as-written"](i) == post_chain(i)
-        assert stepped_learning_rate(i) == LR_SCHEDULES["stepped"](i) == meant_chain(i)
+        assert learning_rate(i) == sine_wave.LR_SCHEDULES["as-written"](i) == post_chain(i)
+        assert stepped_learning_rate(i) == sine_wave.LR_SCHEDULES["stepped"](i) == meant_chain(i)
     assert {learning_rate(i) for i in range(100)} == {1e-2, 5e-3}
     assert [stepped_learning_rate(i) for i in (25, 26, 50, 51, 75, 76)] == [1e-2, 5e-3, 5e-3, 1e-4, 1e-4, 1e-5]
 
 
-def test_train_sets_the_rate_before_every_epoch(tf, data):
-    net = build_network(seed=4)
-    optimizer = build_optimizer(net)
+def test_the_story_sets_the_rate_before_every_step_and_logs_each_epoch(tf, tmp_path, monkeypatch, capsys):
     seen = []
 
-    def fake_step(seq_input, seq_target):
-        seen.append(float(optimizer.learning_rate.numpy()))
-        return tf.constant(100.0 / (len(seen))), "outputs"
+    def fake_train_op(net, optimizer, xla=True):
+        def train_op(seq_input, seq_target):
+            seen.append(float(optimizer.learning_rate.numpy()))
+            return tf.constant(100.0 / len(seen)), tf.zeros((628, 1))
+        return train_op
 
-    epochs = list(train(fake_step, optimizer, Feed(*data), 80, stepped_learning_rate))
+    monkeypatch.setattr(sine_wave, "make_train_op", fake_train_op)
+    assert sine_wave.main(["--no-show", "--epochs", "80", "--lr-schedule", "stepped", "--out", str(tmp_path)]) == 0
     assert seen == pytest.approx([meant_chain(i) for i in range(80)])
-    assert [i for i, _, _ in epochs] == list(range(80))
-    assert [float(err) for _, err, _ in epochs] == pytest.approx([100.0 / (i + 1) for i in range(80)])
-    assert {outs for _, _, outs in epochs} == {"outputs"}
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert lines == ["Epoch %d: %1.5f" % (i, 100.0 / (i + 1)) for i in range(80)]  # the post's format
 
 
-def test_a_run_logs_like_the_post_and_stops_on_a_non_finite_error(tf, data, tmp_path):
+def test_a_non_finite_error_stops_the_log(tf, tmp_path):
     args = sine_wave.parse_args(["--no-show", "--epochs", "10", "--out", str(tmp_path)])
-    net = build_network(seed=4)
-    optimizer = build_optimizer(net)
-    values = iter([3.0, 2.0, float("nan"), 1.0])  # one_ahead has started epoch 3 when epoch 2's NaN is read
-    lines = []
-    with sine_wave.Results(args, log=lines.append) as results:
-        with pytest.raises(sine_wave.Diverged, match="nan at epoch 2"):
-            for i, err, _ in results.watch(train(lambda a, b: (tf.constant(next(values)), None),
-                                                 optimizer, Feed(*data), 10)):
-                results.log("Epoch %d: %1.5f" % (i, err))
+    out = sine_wave.Output(args, show=False)
+    values, lines = iter([3.0, 2.0, float("nan"), 1.0]), []
+    sine_wave.say, say = lines.append, sine_wave.say
+    try:
+        with pytest.raises(sine_wave.UserError, match="became nan at epoch 2; training stopped"):
+            with sine_wave.EpochLog(args, out) as log:
+                for i in range(10):  # epoch 3 is queued when epoch 2's NaN is read
+                    log("Epoch %d: %1.5f", i, tf.constant(next(values)), None)
+    finally:
+        sine_wave.say = say
+        out.close()
     assert lines == ["Epoch 0: 3.00000", "Epoch 1: 2.00000"]
-    assert results.epoch == 2 and len(results.seconds) == 3
-    assert tf.config.experimental.get_synchronous_execution()  # one_ahead's async mode ended with the error
+    assert out.epoch == 2 and len(out.seconds) == 3
+    assert tf.config.experimental.get_synchronous_execution()  # the async mode ended with the error
     assert os.listdir(tmp_path) == []  # the scratch folder is gone
 
 
-def test_one_step_is_clip_then_adam_with_tf07_epsilon(tf, data):
-    seq_input, seq_target = (tf.constant(a) for a in data)
-    net = build_network(seed=5)
-    optimizer = build_optimizer(net)
+def test_one_step_is_clip_then_adam_with_tf07_epsilon(tf, feed):
+    net = Network(seed=5)
+    optimizer = adam(net)
     assert optimizer.epsilon == 1e-8
     tvars = net.trainable_variables
     before = [v.numpy().astype(np.float64) for v in tvars]
     with tf.GradientTape() as tape:
-        err_before = error(net(seq_input), seq_target)
+        err_before = error(net(feed[0]), feed[1])
     grads = [g.numpy().astype(np.float64) for g in tape.gradient(err_before, tvars)]
     norm = math.sqrt(sum(np.sum(g * g) for g in grads))
     assert norm > 5.0  # so the clipping below is really exercised
-    grads = [g * 5.0 / max(norm, 5.0) for g in grads]
     lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
     want = []
     for w, g in zip(before, grads):
+        g = g * 5.0 / max(norm, 5.0)
         m, v = (1 - b1) * g, (1 - b2) * g * g
         want.append(w - lr * math.sqrt(1 - b2) / (1 - b1) * m / (np.sqrt(v) + eps))
-
-    step = make_train_step(net, optimizer, jit_compile=False)
     optimizer.learning_rate.assign(lr)
-    err, output = step(seq_input, seq_target)
-    assert float(err) == pytest.approx(float(err_before), rel=1e-5)  # the error before the update
+    err, output = make_train_op(net, optimizer, xla=False)(*feed)
+    assert float(err) == pytest.approx(float(err_before), rel=1e-5)  # the error from before the update
     assert output.shape == (628, 1)
     for got, w in zip(tvars, want):
         np.testing.assert_allclose(got.numpy(), w, rtol=1e-4, atol=1e-6)
 
 
-def test_xla_and_plain_steps_agree(tf, data):
-    seq_input, seq_target = (tf.constant(a) for a in data)
+def test_xla_and_plain_steps_agree_and_each_is_traced_once(tf, feed):
+    x, y = gen_seq()
+    test_input = tf.constant(gen_inputs(y, 628, 628)[0], tf.float32)
     runs = {}
-    for jit in (True, False):
-        net = build_network(seed=6)
-        optimizer = build_optimizer(net)
-        step = make_train_step(net, optimizer, jit_compile=jit)
-        runs[jit] = [float(err) for _, err, _ in train(step, optimizer, Feed(seq_input, seq_target), 5)]
-        runs[jit].append(float(error(make_predict(net, jit)(seq_input), seq_target)))
+    for xla in (True, False):
+        net = Network(seed=6)
+        optimizer = adam(net, 1e-2)
+        step = make_train_op(net, optimizer, xla)
+        output = tf.function(net, jit_compile=xla, autograph=False)
+        runs[xla] = [float(step(*feed)[0]) for _ in range(5)] + [float(error(output(feed[0]), feed[1]))]
+        output(test_input)  # the other half: same shape, no new trace
+        assert step.experimental_get_tracing_count() == 1 and output.experimental_get_tracing_count() == 1
     assert runs[True][0] > runs[True][-1]  # it trained
     np.testing.assert_allclose(runs[True], runs[False], rtol=1e-4)
 
 
-def test_one_ahead_changes_no_number_and_ends_its_async_mode(tf, data):
-    """Epoch i + 1 starts before epoch i is read (TF's async eager mode): the same floats as waiting for each step."""
-    feed = Feed(*(tf.constant(a) for a in data))
+def test_overlapped_epochs_change_no_number_and_end_their_async_mode(tf, feed, tmp_path):
+    """Step i + 1 is queued before epoch i is read (TF's async mode): the same floats as waiting for each step."""
+    args = sine_wave.parse_args(["--no-show", "--animate", "--epochs", "30", "--out", str(tmp_path)])
     runs = {}
-    for ahead in (False, True):
-        net = build_network(seed=5)
-        optimizer = build_optimizer(net)
-        epochs = train(make_train_step(net, optimizer), optimizer, feed, 30)
-        if ahead:
-            epochs = sine_wave.one_ahead(epochs)
-            first = next(epochs)
-            assert not tf.config.experimental.get_synchronous_execution()
-            epochs = itertools.chain([first], epochs)
-        runs[ahead] = [(i, float(err), outs.numpy().tobytes()) for i, err, outs in epochs]
+    for overlapped in (False, True):
+        net = Network(seed=5)
+        optimizer = adam(net)
+        step = make_train_op(net, optimizer)
+        out = sine_wave.Output(args, show=False)
+        say, sine_wave.say = sine_wave.say, lambda line: None
+        try:
+            if overlapped:
+                with sine_wave.EpochLog(args, out) as log:
+                    for i in range(30):
+                        optimizer.learning_rate.assign(learning_rate(i))
+                        err, outs = step(*feed)
+                        log("Epoch %d: %1.5f", i, err, outs)
+                        assert not tf.config.experimental.get_synchronous_execution()  # from epoch 0's log on
+                runs[True] = (out.errors, [(i, o.tobytes()) for i, o in out.frames])
+            else:
+                errors, frames = [], []
+                for i in range(30):
+                    optimizer.learning_rate.assign(learning_rate(i))
+                    err, outs = step(*feed)
+                    errors.append(float(err))
+                    if i % 4 == 0 or i == 29:
+                        frames.append((i, outs.numpy().tobytes()))
+                runs[False] = (errors, frames)
+        finally:
+            sine_wave.say = say
+            out.close()
         assert tf.config.experimental.get_synchronous_execution()
-    assert [i for i, _, _ in runs[True]] == list(range(30))
-    assert runs[True] == runs[False]  # every error and every output, bit for bit
-    assert runs[True][0][1] > runs[True][-1][1]  # it trained
-    stopped = sine_wave.one_ahead(iter([(0, 1.0, None), (1, 2.0, None), (2, 3.0, None)]))
-    assert next(stopped)[0] == 0 and not tf.config.experimental.get_synchronous_execution()
-    stopped.close()  # a consumer stopping early (an error, an interrupt) ends it too
-    assert tf.config.experimental.get_synchronous_execution()
-    assert list(sine_wave.one_ahead(iter([]))) == []  # --epochs 0
-
-
-def test_the_step_is_traced_once_for_both_halves(tf, data):
-    seq_input, seq_target = (tf.constant(a) for a in data)
-    x, y = gen_seq()
-    test_input = tf.constant(gen_inputs(y, 628, 628)[0].astype(np.float32))
-    net = build_network(seed=7)
-    optimizer = build_optimizer(net)
-    step = make_train_step(net, optimizer)
-    predict = make_predict(net)
-    list(train(step, optimizer, Feed(seq_input, seq_target), 3))
-    predict(seq_input)
-    predict(test_input)
-    assert step.experimental_get_tracing_count() == 1
-    assert predict.experimental_get_tracing_count() == 1
+    assert runs[True] == runs[False]  # every error and every GIF frame, bit for bit
+    assert [i for i, _ in runs[True][1]] == [0, 4, 8, 12, 16, 20, 24, 28, 29]
+    assert runs[True][0][0] > runs[True][0][-1]  # it trained
