@@ -252,20 +252,14 @@ def run(args, out):
 # Everything the post does not have: the plumbing, below this fence.
 # ===========================================================================
 import argparse, contextlib, json, os, shlex, shutil, signal, subprocess, sys, tempfile, time  # noqa: E401, E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
-PROG = "sine_wave.py"
 WIDE = (12, 7)  # the post's trained-network figures are wide
-MAX_HIDDEN = 2048  # there an epoch takes seconds (docs/performance.md: big networks)
+MAX_HIDDEN = 2048  # there an epoch takes seconds (docs/performance.md)
 SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
 class UserError(Exception):
-    """A problem the user can fix: one line on stderr, and an exit status."""
-
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
+    """A problem the user can fix: the message, one line on stderr, then the exit status (default 1)."""
 
 
 def first_line(exc):
@@ -283,41 +277,40 @@ def say(line):
         raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
 
 
-def status(text, line={}):  # noqa: B006 (line: whether a terminal shows it, and whether it is there now)
-    """One erasable line on a terminal's stderr saying what the run waits on; None erases it."""
-    line.setdefault("on", sys.stderr.isatty() and "IPython" not in sys.modules)  # before TF, which may load IPython
+def status(text, line={}):  # noqa: B006
+    """One line on a terminal's stderr saying what the run waits on; None erases it."""
+    line.setdefault("on", sys.stderr.isatty() and "IPython" not in sys.modules)  # asked before TF loads IPython
     if line["on"] and (text or line.get("shown")):
-        sys.stderr.write("\r\033[K" + (f"{PROG}: {text}" if text else ""))
+        sys.stderr.write("\r\033[K" + (f"sine_wave.py: {text}" if text else ""))
         sys.stderr.flush()
         line["shown"] = bool(text)
 
 
-# --- A quiet start-up: TensorFlow once, its start-up lines filtered out -------------
-# TF prints these C++ lines on a CPU-only machine even with TF_CPP_MIN_LOG_LEVEL set (docs/robustness.md).
+# --- A quiet start-up ---------------------------------------------------------------
+# TF prints these C++ lines on a CPU-only machine whatever TF_CPP_MIN_LOG_LEVEL says (docs/robustness.md).
 TF_NOISE = (r"WARNING: All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on"
             r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard|This TensorFlow binary is optimized"
             r"|To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory"
             r"|computation placer already registered|TF-TRT Warning")
-# A helper process passes on what isn't noise as it comes, so a message survives TF dying mid-import.
-FILTER = ("import re, signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nnoise = re.compile(sys.argv[1])\n"
-          "for line in sys.stdin.buffer:\n"
-          "    if line.strip() and not noise.search(line.decode(errors='replace')):\n"
+# A helper process forwards the rest as it comes, so a message survives TF dying mid-start.
+FILTER = ("import re, signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nfor line in sys.stdin.buffer:\n"
+          "    if line.strip() and not re.search(sys.argv[1], line.decode(errors='replace')):\n"
           "        sys.stderr.buffer.write(line); sys.stderr.buffer.flush()\n")
 XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequence-long copies (docs/performance.md)
 
 
-def load_tensorflow(xla=False, _xla_ready=[False]):  # noqa: B006
-    """`import tensorflow as tf` once, quietly, Keras on it; with `xla`, XLA's copy flag set for its first compile."""
+def load_tensorflow(xla=False, _xla_ready=[]):  # noqa: B006
+    """`import tensorflow as tf`, once and quietly; with `xla`, XLA's first compile sees XLA_COPY_FLAG."""
     global tf
     if tf is None:
         status("loading TensorFlow...")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
-        os.environ["KERAS_BACKEND"] = "tensorflow"  # whatever keras.json or the environment says
+        os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
         sys.stderr.flush()
         child = subprocess.Popen([sys.executable, "-I", "-S", "-c", FILTER, TF_NOISE], stdin=subprocess.PIPE,
                                  start_new_session=True)
         saved = os.dup(2)
-        os.dup2(child.stdin.fileno(), 2)  # file descriptor 2 through the filter while TensorFlow starts
+        os.dup2(child.stdin.fileno(), 2)
         try:
             import tensorflow
 
@@ -332,26 +325,22 @@ def load_tensorflow(xla=False, _xla_ready=[False]):  # noqa: B006
             child.wait()
         tensorflow.config.experimental.enable_op_determinism()
         tf = tensorflow
-    if xla and not _xla_ready[0]:
-        user_flags = os.environ.get("XLA_FLAGS")
-        # Same numbers, a faster epoch. XLA reads XLA_FLAGS on its first compile, and before TF 2.19 it aborts on
-        # this flag; the user's own setting of it wins.
-        if tuple(map(int, tf.__version__.split(".")[:2])) >= (2, 19) and "copy_insertion_use_region" not in (
-                user_flags or ""):
-            os.environ["XLA_FLAGS"] = f"{user_flags or ''} {XLA_COPY_FLAG}".strip()
+    if xla and not _xla_ready:
+        flags = os.environ.get("XLA_FLAGS")
+        # XLA reads XLA_FLAGS once; before TF 2.19 it aborts on this flag; the user's own setting wins
+        if tuple(map(int, tf.__version__.split(".")[:2])) >= (2, 19) and "region_analysis" not in (flags or ""):
+            os.environ["XLA_FLAGS"] = f"{flags or ''} {XLA_COPY_FLAG}".strip()
         try:
             tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
-        except Exception as exc:
-            raise UserError(f"XLA cannot compile here ({first_line(exc)}); run with --no-xla") from None
         finally:
-            os.environ.pop("XLA_FLAGS") if user_flags is None else os.environ.update(XLA_FLAGS=user_flags)
-        _xla_ready[0] = True
+            os.environ.pop("XLA_FLAGS") if flags is None else os.environ.update(XLA_FLAGS=flags)
+        _xla_ready.append(True)
     return tf
 
 
-# --- Figures: shown where the post shows them, always saved --------------------------
+# --- Figures ---------------------------------------------------------------------------
 def load_pyplot(show):
-    """`import matplotlib.pylab as plt`; True if its figures will be shown (in a window, or inline in a notebook)."""
+    """`import matplotlib.pylab as plt`; True if its figures will be shown (a window, or inline in a notebook)."""
     global plt
     import matplotlib
 
@@ -374,13 +363,11 @@ def plot_training_error(fig, errors):
     ax = fig.subplots()
     if errors:
         ax.semilogy(range(len(errors)), errors, "b.-", label="error = sqrt(sum((output - target)^2))")
-    else:
-        ax.text(0.5, 0.5, "no epochs run", ha="center", va="center", transform=ax.transAxes)
-    return finish_axes(fig, ax, "Training error per epoch (before each update)", "epoch", "error (log scale)")
+    return finish_axes(fig, ax, f"Training error per epoch, {len(errors)} epochs", "epoch", "error (log scale)")
 
 
 def animate_training(path, x, train_target, frames):
-    """training.gif: the output against the target, one frame per recorded epoch (Matplotlib's Pillow writer)."""
+    """training.gif: the output against the target, one frame per recorded epoch."""
     from matplotlib.animation import PillowWriter
     from matplotlib.figure import Figure
 
@@ -388,7 +375,7 @@ def animate_training(path, x, train_target, frames):
     ax = fig.subplots()
     ax.plot(x, train_target, "b-", label="target")
     (line,) = ax.plot(x, frames[0][1], "g--", label="output")
-    ax.set(xlabel="x", ylabel="y", ylim=(1.1 * float(np.min(train_target)), 1.1 * float(np.max(train_target))))
+    ax.set(ylim=(1.1 * float(np.min(train_target)), 1.1 * float(np.max(train_target))))
     finish_axes(fig, ax, "")
     with PillowWriter(fps=8).saving(fig, path, dpi=80) as writer:
         for i, outs in frames:
@@ -399,10 +386,8 @@ def animate_training(path, x, train_target, frames):
 
 # --- The training log --------------------------------------------------------------
 class EpochLog:
-    """The post's print of each epoch, with timing, a NaN check and --animate's frames.
-
-    From epoch 1 on, TF's async mode has step i + 1 queued before epoch i is printed, so Python's work
-    overlaps the next step: same ops, same numbers (docs/performance.md)."""
+    """The post's print of each epoch, with timing, a NaN check and --animate's frames. After epoch 0, TF's
+    async mode queues step i + 1 before epoch i is printed: the two overlap, same numbers (docs/performance.md)."""
 
     def __init__(self, args, out):
         self.args, self.out, self.pending, self.last = args, out, None, time.perf_counter()
@@ -426,7 +411,7 @@ class EpochLog:
             self.out.seconds.append(now - self.last)
             self.last = now
             if not math.isfinite(err):
-                raise UserError(f"the training error became {err} at epoch {i}; training stopped, no checkpoint written")
+                raise UserError(f"the training error became {err} at epoch {i}; training stopped, nothing written")
             if self.args.animate and (i % 4 == 0 or i == self.args.epochs - 1):  # a GIF frame every 4 epochs
                 self.out.frames.append((i, net_outs.numpy()))
             self.out.errors.append(err)
@@ -442,14 +427,13 @@ class EpochLog:
             tf.config.experimental.set_synchronous_execution(self.was_sync)  # waits for what is queued
 
 
-# --- Safe saving: a scratch folder inside --out, moved in all or nothing -------------
-_held = [None]  # the signals that arrived while a move must not be cut short; None when none is under way
+# --- Safe saving: into a scratch folder inside --out, moved in all or nothing ------------
+_held = [None]  # while the files move in: the signals that arrived; else None
 
 
 def on_signal(signum, frame):
     if _held[0] is not None:
-        _held[0].append(signum)
-        return
+        return _held[0].append(signum)
     for s in SIGNALS:  # one message, however often Ctrl-C is pressed
         signal.signal(s, signal.SIG_IGN)
     raise KeyboardInterrupt(signum)
@@ -459,31 +443,26 @@ class Output:
     """What a run writes: each file into a scratch folder in --out, all moved in once the run has succeeded."""
 
     def __init__(self, args, show):
-        self.args, self.show, self.names, self.jobs = args, show, [], []
-        self.errors, self.seconds, self.frames = [], [], []
+        self.args, self.show, self.started, self.committed = args, show, time.perf_counter(), False
+        self.names, self.errors, self.seconds, self.frames = [], [], [], []
         self.epoch = self.metrics = self.restored_from = None
-        self.committed, self.started = False, time.perf_counter()
         try:
             os.makedirs(args.out, exist_ok=True)
             self.dir = tempfile.mkdtemp(prefix=".sine_wave-", dir=args.out)
         except OSError as exc:
             raise UserError(f"argument --out: cannot write to {args.out!r} ({exc.strerror or exc})", 2) from None
-        self.pool = ThreadPoolExecutor(max_workers=1)  # draws what is not shown while the run goes on
 
     def path(self, name):
         return os.path.join(self.dir, name)
 
     def figure(self, name, plot, *data, figsize=(8, 6)):
-        """Draw `name` and save it; where figures are shown, as a pyplot figure for the next plt.show()."""
-        from matplotlib.figure import Figure  # a bare figure, no pyplot: safe off the main thread
+        """Draw and save `name`; where figures are shown, in pyplot, for the next plt.show()."""
+        from matplotlib.figure import Figure  # outside pyplot: plt.show() leaves it alone
 
+        fig = plt.figure(num=name, figsize=figsize) if self.show else Figure(figsize)
+        fig.set_layout_engine("constrained")
+        plot(fig, *[getattr(d, "numpy", lambda: d)() for d in data]).savefig(self.path(name), dpi=100)
         self.names.append(name)
-        data = [getattr(d, "numpy", lambda: d)() for d in data]
-        if self.show:
-            plot(plt.figure(num=name, figsize=figsize, layout="constrained"), *data).savefig(self.path(name), dpi=100)
-        else:
-            fig = Figure(figsize=figsize, layout="constrained")
-            self.jobs.append(self.pool.submit(lambda: plot(fig, *data).savefig(self.path(name), dpi=100)))
 
     def save(self, saver, name):
         try:
@@ -497,9 +476,8 @@ class Output:
         if not self.args.restore:
             self.figure("training-error.png", plot_training_error, self.errors)
         if self.frames:
+            animate_training(self.path("training.gif"), x[:len(train_input)], train_target, self.frames)
             self.names.append("training.gif")
-            self.jobs.append(self.pool.submit(animate_training, self.path("training.gif"), x[:len(train_input)],
-                                              train_target, self.frames))
         self.metrics = metrics_of(self, train_input, train_target, train_outs, test_input, test_target, test_outs, y)
         for line in metrics_lines(self.metrics):
             say(line)
@@ -507,12 +485,13 @@ class Output:
             f.write(json.dumps(self.metrics, indent=2) + "\n")
         write_predictions(self.path("predictions.csv"), x, train_target, train_outs, test_target, test_outs)
         self.names += ["metrics.json", "predictions.csv"]
-        for job in self.jobs:
-            job.result()  # re-raises a drawing error
-        self.commit(sorted(self.names, key=lambda n: (n.endswith(".index"), n)))  # .index last: --restore's mark
+        self.commit(sorted(self.names, key=lambda n: (n.endswith(".index"), n)))  # .index, --restore's mark, last
         for name in self.names:
             say(f"Wrote {os.path.join(self.args.out, name)}")
-        say(self.timing())
+        first, *rest = self.seconds or [None]
+        say(f"Finished in {time.perf_counter() - self.started:.1f} s" + (
+            f": the first epoch {first:.2f} s (tracing and compiling the step)" if first else "") + (
+            f", then {1000 * float(np.median(rest)):.1f} ms per epoch (median)" if rest else ""))
 
     def commit(self, names):
         """Move `names` in; a failure puts back what was there; a signal waits until every file is in."""
@@ -538,25 +517,11 @@ class Output:
         if held:
             on_signal(held[0], None)
 
-    def timing(self):
-        text = f"Finished in {time.perf_counter() - self.started:.1f} s"
-        if self.seconds:
-            first, *rest = self.seconds
-            text += f": the first epoch {first:.2f} s (tracing and compiling the step)"
-            if rest:
-                text += f", then {1000 * float(np.median(rest)):.1f} ms per epoch (median)"
-        return text
-
-    def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
 
 # --- Checkpoints: the settings stored with the weights, checked before loading -------
 def settings_of(args):
     """The options that give a run's weights and numbers their meaning."""
-    return {"hidden": args.hidden, "seq_width": args.seq_width, "lag": args.lag, "seed": args.seed,
-            "lr_schedule": args.lr_schedule}
+    return {key: getattr(args, key) for key in ("hidden", "seq_width", "lag", "seed", "lr_schedule")}
 
 
 def checkpoint(net, args, optimizer=None):
@@ -571,6 +536,7 @@ def checkpoint_prefix(args):
 
 
 def command(out, hidden, seq_width, lag, **_):
+    """The command line that writes, or fits, a checkpoint of these settings."""
     return f"python sine_wave.py --out {shlex.quote(out)} --hidden {hidden} --seq-width {seq_width} --lag {lag}"
 
 
@@ -579,22 +545,18 @@ def restore(saver, args, out):
     prefix = checkpoint_prefix(args)
     try:
         reader = tf.train.load_checkpoint(prefix)
-        shapes = reader.get_variable_to_shape_map()
-        key = "settings/.ATTRIBUTES/VARIABLE_VALUE"
+        shapes, key = reader.get_variable_to_shape_map(), "settings/.ATTRIBUTES/VARIABLE_VALUE"
         settings = json.loads(reader.get_tensor(key).decode()) if key in shapes else None
     except Exception as exc:  # TF raises several kinds for a damaged file
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
-    if settings is None:
-        raise UserError(f"checkpoint {prefix} records no settings (another program wrote it); "
-                        f"train it again with: {command(**vars(args))}")
+    if settings is None or "LSTMCell/W/.ATTRIBUTES/VARIABLE_VALUE" not in shapes:
+        raise UserError(f"checkpoint {prefix} was not written by this sine_wave.py (an older one, with a Keras "
+                        f"LSTM, or another program); train it again with: {command(**vars(args))}")
     wrong = [f"--{key.replace('_', '-')} {settings.get(key)}, not {getattr(args, key)}"
              for key in ("hidden", "seq_width", "lag") if settings.get(key) != getattr(args, key)]
     if wrong:  # another --lag, or a renamed file
         raise UserError(f"checkpoint {prefix} was trained with {'; '.join(wrong)}; "
                         f"use it with: {command(args.out, **settings)} --restore")
-    if "LSTMCell/W/.ATTRIBUTES/VARIABLE_VALUE" not in shapes:
-        raise UserError(f"checkpoint {prefix} holds no 0.7 LSTMCell (an older sine_wave.py, with a Keras LSTM, or "
-                        f"another program wrote it); train it again with: {command(**vars(args))}")
     try:
         saver.read(prefix).assert_existing_objects_matched().expect_partial()  # Adam's state is not needed
     except Exception as exc:
@@ -611,19 +573,19 @@ def real_target_count(n_targets, offset, seq_width, lag, length):
 
 def metrics_of(out, train_input, train_target, train_outs, test_input, test_target, test_outs, y):
     args, target = out.args, np.ravel(test_target)
-    n_real = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
+    n = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
     # The baselines: always zero; the window's last value; a least-squares linear map fitted on the training half
     coef, *_ = np.linalg.lstsq(np.hstack([train_input, np.ones((len(train_input), 1))]), np.ravel(train_target))
     preds = {"lstm": np.ravel(test_outs), "zero": np.zeros(len(test_input)), "last_value": test_input[:, -1],
              "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef}
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
     # Each test window against its nearest training window: the largest |difference| between them
-    gaps = np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input[:n_real]])
+    gaps = np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input[:n]])
     metrics = {
         "train_error": out.errors[-1] if out.errors else final_error,
         "final_train_error": final_error,
-        "test_rmse": {k: float(np.sqrt(np.mean((p[:n_real] - target[:n_real]) ** 2))) for k, p in preds.items()},
-        "test_positions": n_real,
+        "test_rmse": {k: float(np.sqrt(np.mean((p[:n] - target[:n]) ** 2))) for k, p in preds.items()},
+        "test_positions": n,
         "test_half": "y repeats every 2 pi, so each test window nearly repeats a training window",
         "test_window_gap": {"max": float(gaps.max()), "median": float(np.median(gaps)), "y_range": float(np.ptp(y))},
         "epochs": len(out.errors),
@@ -633,18 +595,15 @@ def metrics_of(out, train_input, train_target, train_outs, test_input, test_targ
     return {**metrics, "checkpoint": out.restored_from} if out.restored_from else metrics
 
 
-def metrics_lines(metrics):
-    names = {"lstm": "LSTM (this network)", "zero": "always zero",
-             "last_value": "last value of the window", "linear": "linear map, least squares"}
-    which = "last epoch" if metrics["epochs"] else "restored network" if metrics["restored"] else "untrained network"
-    yield ""
-    yield f"Training error (the post's sqrt of sum of squares), {which}: {metrics['train_error']:.5f}"
-    yield f"Test RMSE over the {metrics['test_positions']} test positions with a real target:"
-    for key, label in names.items():
-        yield f"  {label:<28}{metrics['test_rmse'][key]:>9.5f}"
-    yield (f"(y repeats every 2 pi: each test window lies within {metrics['test_window_gap']['max']:.3f} of a "
-           "training window, so this measures fit, not generalisation)")
-    yield ""
+def metrics_lines(m):
+    which = "last epoch" if m["epochs"] else "restored network" if m["restored"] else "untrained network"
+    yield f"\nTraining error (the post's sqrt of sum of squares), {which}: {m['train_error']:.5f}"
+    yield f"Test RMSE over the {m['test_positions']} test positions with a real target:"
+    for key, label in (("lstm", "LSTM (this network)"), ("zero", "always zero"),
+                       ("last_value", "last value of the window"), ("linear", "linear map, least squares")):
+        yield f"  {label:<28}{m['test_rmse'][key]:>9.5f}"
+    yield (f"(y repeats every 2 pi: each test window lies within {m['test_window_gap']['max']:.3f} of a training "
+           "window, so this measures fit, not generalisation)\n")
 
 
 def write_predictions(path, x, train_target, train_outs, test_target, test_outs):
@@ -659,18 +618,15 @@ def write_predictions(path, x, train_target, train_outs, test_target, test_outs)
 
 
 # --- The command line and main --------------------------------------------------------
-EXAMPLES = f"""\
+RULES = f"""\
 examples:
-  python sine_wave.py                                  train as the post does, write output/
-  python sine_wave.py --restore                        predict with the checkpoint in output/
-  python sine_wave.py --lr-schedule stepped --out stepped
-  python sine_wave.py --no-show --animate              no windows; also write training.gif
+  python sine_wave.py --restore              predict with the checkpoint in output/
+  python sine_wave.py --no-show --animate    no windows; also write training.gif
 
 rules:
   --lag + --seq-width is at most 628, so the test half keeps at least one real target.
   --restore needs a checkpoint written with the same --hidden, --seq-width and --lag.
-  --hidden is at most {MAX_HIDDEN}: there an epoch takes seconds (docs/performance.md: big networks).
-  --seed is from 0 to 4294967295 (NumPy's range).
+  --hidden is at most {MAX_HIDDEN}: there an epoch takes seconds (docs/performance.md).
   Where a display is available each figure opens in a window and the run waits until you
   close it, as the post's plt.show() did; --no-show skips the windows (files are still written).
 """
@@ -681,37 +637,34 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, no usage block
 
 
-def whole_number(minimum, maximum=None):
-    allowed = f"a whole number >= {minimum}" if maximum is None else f"a whole number from {minimum} to {maximum}"
+class Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help with the rules as written, and each option's default."""
 
+
+def whole_number(low, high=None):
     def parse(text):
-        value = int(text) if text.strip().lstrip("+-").isdigit() else None
-        if value is None or value < minimum or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
-        return value
+        if text.strip().lstrip("+-").isdigit() and low <= int(text) <= (high or int(text)):
+            return int(text)
+        allowed = f">= {low}" if high is None else f"from {low} to {high}"
+        raise argparse.ArgumentTypeError(f"expected a whole number {allowed}, got {text!r}")
 
     return parse
 
 
 def parse_args(argv=None):
-    p = Parser(prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+    p = Parser(prog="sine_wave.py", formatter_class=Help, epilog=RULES,
                description="Train the LSTM of 'TensorFlow and Recurrent Neural Networks' (2016) to predict a\n"
                            "bell-modulated sine wave, and save its figures, checkpoint and metrics.")
     add = p.add_argument
     add("--epochs", metavar="N", type=whole_number(0), default=epochs,
-        help="full-sequence training updates; 0 plots and saves the untrained network (default: %(default)s)")
-    add("--hidden", metavar="N", type=whole_number(1, MAX_HIDDEN), default=num_hidden,
-        help="LSTM units, the post's num_hidden (default: %(default)s)")
-    add("--seq-width", metavar="N", type=whole_number(1), default=seq_width,
-        help="values in each input window, the post's seq_width (default: %(default)s)")
-    add("--lag", metavar="N", type=whole_number(0), default=lag,
-        help="how many steps past the window's end the target lies (default: %(default)s)")
-    add("--seed", metavar="N", type=whole_number(0, 2**32 - 1), default=seed,
-        help="random seed; the same seed prints the same log (default: %(default)s)")
+        help="full-sequence training updates; 0 plots and saves the untrained network")
+    add("--hidden", metavar="N", type=whole_number(1, MAX_HIDDEN), default=num_hidden, help="LSTM units (num_hidden)")
+    add("--seq-width", metavar="N", type=whole_number(1), default=seq_width, help="values in each input window")
+    add("--lag", metavar="N", type=whole_number(0), default=lag, help="steps past the window's end to the target")
+    add("--seed", metavar="N", type=whole_number(0, 2**32 - 1), default=seed, help="same seed, same log")
     add("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
-        help="as-written: what the post's chain does (1e-2, then 5e-3); stepped: what it meant (default: %(default)s)")
-    add("--out", metavar="DIR", default="output",
-        help="folder for figures, checkpoint, predictions and metrics (default: %(default)s)")
+        help="as-written: what the post's chain does (1e-2, then 5e-3); stepped: what it meant")
+    add("--out", metavar="DIR", default="output", help="folder for everything the run writes")
     add("--no-show", action="store_true", help="never open figure windows")
     add("--restore", action="store_true", help="load the saved checkpoint instead of training, and predict with it")
     add("--no-xla", action="store_true", help="run the step as a plain tf.function: no XLA compile at all")
@@ -744,9 +697,9 @@ def main(argv=None):
         out = Output(args, show=load_pyplot(show=not args.no_show))
         run(args, out)
     except UserError as exc:
-        code = fail(exc, exc.status)
+        code = fail(*exc.args)
     except OSError as exc:  # a full disk, a folder removed mid-run
-        code = fail(f"cannot write the results to {args.out}: {exc}; earlier results there are untouched", 1)
+        code = fail(f"cannot write the results to {args.out}: {exc}; earlier results there are untouched")
     except KeyboardInterrupt as exc:  # SIGTERM and SIGHUP too (on_signal)
         signum = exc.args[0] if exc.args else signal.SIGINT
         where = f" at epoch {out.epoch} of {args.epochs}" if out and out.epoch is not None else ""
@@ -757,21 +710,21 @@ def main(argv=None):
         if not type(exc).__module__.startswith(("tensorflow", "keras")):
             raise
         hint = "" if args.no_xla else "; if XLA is the problem, run with --no-xla"
-        code = fail(f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}", 1)
+        code = fail(f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}")
     finally:
         if out is not None:
-            out.close()
+            shutil.rmtree(out.dir, ignore_errors=True)
         for s, handler in previous.items():
             signal.signal(s, handler)
     return code
 
 
-def fail(message, code):
+def fail(message, code=1):
     status(None)
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()  # the log's last lines before the error (may fail: a full or closed stdout)
     with contextlib.suppress(OSError, ValueError):
-        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+        print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
     return code
 
 

@@ -3,12 +3,12 @@
 Prints four Markdown tables:
   1. per epoch and peak memory against --hidden: each size trains in a process of its own,
      the script's own step, each epoch waited for (as JAX below) and as sine_wave.py runs it
-     (epochs overlapped); with --jax PYTHON, benchmarks/jax_reference.py under that interpreter;
+     (epochs overlapped); with --jax PYTHON, benchmarks/jax_reference.py under that interpreter, the two alternating;
   2. XLA's copy insertion with and without region analysis (sine_wave.XLA_COPY_FLAG), per size;
   3. the step with XLA against the plain tf.function of --no-xla;
   4. the whole command against `python -c "import tensorflow"`, alternating, as separate processes.
 
-    python benchmarks/bench.py                       # about 3 minutes on 2 cores
+    python benchmarks/bench.py                       # about 4 minutes on 2 cores
     python benchmarks/bench.py --quick               # fewer sizes and repetitions
     python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python --hidden 10 64 256 1024
 
@@ -17,6 +17,7 @@ figures measured in the same run.
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import resource
@@ -61,21 +62,33 @@ def child(hidden, epochs, xla):
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def measure(hidden, epochs, rounds, xla=True, flags=None, jax=None):
-    """Medians over `rounds` child processes of {first_ms, epoch_ms, overlapped_ms, peak_mb}."""
+def measure(hidden, epochs, xla=True, flags=None, jax=None):
+    """One child process's {first_ms, epoch_ms, overlapped_ms, peak_mb}."""
     env = {**os.environ, "XLA_FLAGS": flags} if flags else os.environ
     cmd = ([jax, str(ROOT / "benchmarks" / "jax_reference.py"), "--hidden", str(hidden), "--epochs", str(epochs + 1)]
            if jax else [sys.executable, __file__, "--child", str(hidden), str(epochs)] + ([] if xla else ["--no-xla"]))
-    runs = []
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def rounds_of(rounds, **forms):
+    """Each form's child once per round, the forms alternating; medians of each figure and of each ratio to the first."""
+    runs = {name: [] for name in forms}
     for _ in range(rounds):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)}
+        for name, kwargs in forms.items():
+            runs[name].append(measure(**kwargs))
+    first = next(iter(runs.values()))
+    result = {}
+    for name, rs in runs.items():
+        result[name] = {k: statistics.median(r[k] for r in rs) for k in rs[0] if isinstance(rs[0][k], float)}
+        for k in ("epoch_ms", "overlapped_ms"):
+            result[name]["ratio_" + k] = statistics.median(r[k] / f[k] for r, f in zip(rs, first))
+    return result
 
 
 def epochs_for(hidden, quick):
-    """About the same time per size: 100 epochs at 10 units, 25 at 256, 5 at 1024 (a quarter with --quick)."""
-    return max(3, min(100, 6400 // hidden) // (4 if quick else 1))
+    """200 epochs up to 64 units, 50 at 256, 12 at 1024 (an eighth with --quick)."""
+    return max(3, min(200, 12800 // hidden) // (8 if quick else 1))
 
 
 def table(title, header, rows):
@@ -110,40 +123,46 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.child:
         return child(*args.child, xla=not args.no_xla)
-    rounds = 1 if args.quick else 3
-    tf_version = subprocess.run([sys.executable, "-c", "import tensorflow as tf, keras; print(tf.__version__, "
-                                 "keras.__version__)"], capture_output=True, text=True).stdout.split()
+    rounds = 1 if args.quick else 5
+    tf_version = [importlib.metadata.version(name) for name in ("tensorflow", "keras")]
     print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, TensorFlow {tf_version[0]}, Keras {tf_version[1]}, "
           f"{os.cpu_count()} cores")
-    rows, copies = [], []
+    rows, copies, new_flag = [], [], tuple(map(int, tf_version[0].split(".")[:2])) >= (2, 19)
     for hidden in args.hidden:
         epochs = epochs_for(hidden, args.quick)
-        ours = measure(hidden, epochs, rounds)
+        forms = {"ours": dict(hidden=hidden, epochs=epochs)}
+        if args.jax:
+            forms["jax"] = dict(hidden=hidden, epochs=epochs, jax=args.jax)
+        if new_flag:  # XLA of TF 2.19 and later knows the flag (sine_wave.XLA_COPY_FLAG)
+            forms["default"] = dict(hidden=hidden, epochs=epochs, flags="--xla_cpu_copy_insertion_use_region_analysis=false")
+        got = rounds_of(rounds, **forms)
+        ours = got["ours"]
         row = [hidden, epochs, f"{ours['first_ms'] / 1000:.2f}", f"{ours['epoch_ms']:.2f}",
                f"{ours['overlapped_ms']:.2f}", f"{ours['peak_mb']:.0f}"]
         if args.jax:
-            theirs = measure(hidden, epochs, rounds, jax=args.jax)
-            row += [f"{theirs['epoch_ms']:.2f}", f"{theirs['peak_mb']:.0f}", f"{ours['epoch_ms'] / theirs['epoch_ms']:.2f}"]
+            jax = got["jax"]
+            row += [f"{jax['epoch_ms']:.2f}", f"{jax['overlapped_ms']:.2f}", f"{jax['peak_mb']:.0f}",
+                    f"{1 / jax['ratio_epoch_ms']:.2f}", f"{1 / jax['ratio_overlapped_ms']:.2f}"]
         rows.append(row)
-        if tuple(map(int, tf_version[0].split(".")[:2])) >= (2, 19):  # the flag's XLA
-            default = measure(hidden, epochs, rounds, flags="--xla_cpu_copy_insertion_use_region_analysis=false")
+        if new_flag:
+            default = got["default"]
             copies.append([hidden, f"{ours['epoch_ms']:.2f}", f"{default['epoch_ms']:.2f}",
-                           f"{default['epoch_ms'] / ours['epoch_ms']:.2f}"])
+                           f"{default['ratio_epoch_ms']:.2f}"])
     header = ["--hidden", "epochs", "first epoch s", "ms per epoch, each waited for",
               "ms per epoch, overlapped (as the script runs)", "peak MB"]
     table("Per epoch and peak memory against --hidden (one process per figure, medians)",
-          header + (["JAX ms per epoch, each waited for", "JAX peak MB", "× JAX (waited against waited)"]
-                    if args.jax else []), rows)
+          header + (["JAX ms, waited", "JAX ms, overlapped", "JAX peak MB", "× JAX, waited (median of the rounds' "
+                     "ratios)", "× JAX, overlapped"] if args.jax else []), rows)
     if copies:
         table("XLA's copy insertion: with region analysis (the script's setting) and XLA's default",
               ["--hidden", "ms per epoch, region analysis", "ms per epoch, XLA's default", "× slower by default"], copies)
     small = args.hidden[0]
-    plain = measure(small, 20, rounds, xla=False)
-    xla = measure(small, 20, rounds)
+    got = rounds_of(rounds, xla=dict(hidden=small, epochs=20), plain=dict(hidden=small, epochs=20, xla=False))
+    xla, plain = got["xla"], got["plain"]  # 20 epochs each: --no-xla is slow
     table(f"The step with XLA and as a plain tf.function (`--no-xla`), --hidden {small}",
           ["form", "ms per epoch, each waited for", "× the XLA step"],
           [["XLA (`jit_compile=True`)", f"{xla['epoch_ms']:.2f}", "1.00"],
-           ["`--no-xla`", f"{plain['epoch_ms']:.2f}", f"{plain['epoch_ms'] / xla['epoch_ms']:.1f}"]])
+           ["`--no-xla`", f"{plain['epoch_ms']:.2f}", f"{plain['ratio_epoch_ms']:.1f}"]])
     table("The whole command, alternating as separate processes (medians)", ["command", "seconds", "× import tensorflow"],
           whole_command(2 if args.quick else 5))
 

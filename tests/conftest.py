@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,25 @@ def trained(tmp_path_factory):
     return proc, out
 
 
+xla_flags_before = os.environ.get("XLA_FLAGS")
+
+
 @pytest.fixture(scope="session")
 def tf():
     import sine_wave
 
     return sine_wave.load_tensorflow(xla=True)
+
+
+@pytest.fixture
+def main(tf, capfd):
+    """sine_wave.main(ARGS) in this process (TensorFlow already loaded): its status, stdout and stderr."""
+    import sine_wave
+
+    def run(*args):
+        capfd.readouterr()
+        code = sine_wave.main([*map(str, args)])
+        out, err = capfd.readouterr()  # file descriptors 1 and 2: TensorFlow's own C++ lines too
+        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return run

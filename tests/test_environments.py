@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SCRIPT, run_script, script_env, tf_version
+from conftest import SCRIPT, run_script, script_env, tf_version, xla_flags_before
 
 FIGURES = ["sequence.png", "sequence-and-network-output.png", "training-error.png", "training-complete.png"]
 
@@ -43,16 +43,14 @@ def test_percent_run_twice_in_a_real_notebook_kernel(tmp_path):
     assert json.loads((tmp_path / "second" / "metrics.json").read_text())["options"]["lr_schedule"] == "stepped"
 
 
-def test_main_twice_in_one_process_gives_the_same_run(tmp_path):
-    code = ("import json, sys, sine_wave\n"
-            "for name in ('a', 'b'):\n"
-            "    assert sine_wave.main(['--no-show', '--epochs', '4', '--out', sys.argv[1] + name]) == 0\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run-")], cwd=ROOT, env=script_env(),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    a, b = (json.loads((tmp_path / f"run-{n}" / "metrics.json").read_text()) for n in "ab")
+def test_main_twice_in_one_process_gives_the_same_run(tf, tmp_path, capsys):
+    import sine_wave
+
+    for name in "ab":
+        assert sine_wave.main(["--no-show", "--epochs", "4", "--out", str(tmp_path / name)]) == 0
+    a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in "ab")
     assert a == b and a["epochs"] == 4
-    assert proc.stdout.count("Epoch 3: ") == 2
+    assert capsys.readouterr().out.count("Epoch 3: ") == 2
 
 
 def test_any_keras_backend_setting_runs_on_tensorflow(tmp_path):
@@ -63,15 +61,6 @@ def test_any_keras_backend_setting_runs_on_tensorflow(tmp_path):
                       KERAS_HOME=str(home / ".keras"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "" and "Epoch 1: " in proc.stdout
-
-
-def test_no_xla_compiles_nothing_with_xla(tmp_path):
-    for flag, dumped in (("--no-xla", False), (None, True)):
-        dump = tmp_path / f"dump-{dumped}"
-        args = ["--epochs", "2", "--out", tmp_path / "out"] + ([flag] if flag else [])
-        proc = run_script(*args, XLA_FLAGS=f"--xla_dump_to={dump}")
-        assert proc.returncode == 0, proc.stderr
-        assert (dump.exists() and any(dump.iterdir())) == dumped, flag
 
 
 def whole_sequence_copies_per_step(dump):
@@ -88,8 +77,15 @@ def whole_sequence_copies_per_step(dump):
     return count
 
 
-def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tmp_path):
-    """sine_wave.XLA_COPY_FLAG (TF >= 2.19) removes XLA's two whole-buffer copies per backward step; same numbers."""
+def test_no_xla_compiles_nothing_with_xla(tmp_path):
+    dump = tmp_path / "dump"
+    proc = run_script("--no-show", "--epochs", "2", "--no-xla", "--out", tmp_path / "out", XLA_FLAGS=f"--xla_dump_to={dump}")
+    assert proc.returncode == 0, proc.stderr
+    assert not (dump.exists() and any(dump.iterdir()))  # the XLA runs below fill theirs
+
+
+def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tf, tmp_path):
+    """sine_wave.XLA_COPY_FLAG (TF >= 2.19) removes XLA's whole-buffer copies per backward step; same numbers."""
     version = tf_version()
     runs = {}
     for user_flag in ("", " --xla_cpu_copy_insertion_use_region_analysis=false"):
@@ -99,6 +95,7 @@ def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tmp_pa
         proc = run_script("--no-show", "--epochs", "3", "--out", tmp_path / "out",
                           XLA_FLAGS=f"--xla_dump_to={dump}{user_flag}")
         assert proc.returncode == 0, proc.stderr
+        assert any(dump.iterdir())
         runs[user_flag] = ([line for line in proc.stdout.splitlines() if line.startswith("Epoch")],
                            whole_sequence_copies_per_step(dump))
     log, copies = runs[""]
@@ -106,23 +103,18 @@ def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tmp_pa
     if version >= (2, 19):
         log_default, copies_default = runs[" --xla_cpu_copy_insertion_use_region_analysis=false"]
         assert log_default == log and copies_default > 0  # the user's setting wins; the same numbers
-    proc = subprocess.run([sys.executable, "-c", "import os, sine_wave; sine_wave.load_tensorflow(xla=True); "
-                           "print(repr(os.environ.get('XLA_FLAGS')))"], cwd=ROOT,
-                          env={k: v for k, v in script_env().items() if k != "XLA_FLAGS"},
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "None", proc.stderr
+    assert os.environ.get("XLA_FLAGS") == xla_flags_before  # this process's own start-up (the tf fixture) put it back
 
 
-def test_animate_writes_a_gif_of_training(tmp_path):
+def test_animate_writes_a_gif_of_training(trained, tmp_path):
     Image = pytest.importorskip("PIL.Image")
     proc = run_script("--epochs", "7", "--animate", "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     gif = Image.open(tmp_path / "training.gif")
     assert gif.format == "GIF" and gif.n_frames == 3  # epochs 0, 4 and the last, 6
     assert f"Wrote {tmp_path / 'training.gif'}" in proc.stdout
-    # Without --animate, no GIF, and the run's other files are the same set.
-    again = run_script("--epochs", "7", "--out", tmp_path / "plain")
-    assert sorted(os.listdir(tmp_path / "plain")) == sorted(set(os.listdir(tmp_path)) - {"training.gif", "plain"})
+    # Without --animate (the default run), no GIF, and the run's other files are the same set.
+    assert sorted(os.listdir(trained[1])) == sorted(set(os.listdir(tmp_path)) - {"training.gif"})
 
 
 def test_a_terminal_is_told_what_the_start_waits_on(tmp_path):

@@ -113,7 +113,7 @@ def test_restore_without_a_checkpoint(tmp_path):
     "damage",
     ["garbage index", "truncated index", "truncated data", "garbage data", "missing data"],
 )
-def test_restore_from_a_corrupt_checkpoint(earlier, damage):
+def test_restore_from_a_corrupt_checkpoint(earlier, main, damage):
     folder, _ = earlier
     index, data = folder / f"{CKPT}.index", folder / f"{CKPT}.data-00000-of-00001"
     if damage == "garbage index":
@@ -127,16 +127,16 @@ def test_restore_from_a_corrupt_checkpoint(earlier, damage):
     else:
         data.unlink()
     before = snapshot(folder)
-    one_line_error(run_script("--restore", "--no-show", "--out", folder), 1, "cannot read checkpoint", str(folder / CKPT))
+    one_line_error(main("--restore", "--no-show", "--out", folder), 1, "cannot read checkpoint", str(folder / CKPT))
     assert snapshot(folder) == before
 
 
-def test_restore_with_shapes_that_do_not_fit(earlier):
+def test_restore_with_shapes_that_do_not_fit(earlier, main):
     folder, _ = earlier
     for suffix in (".index", ".data-00000-of-00001"):
         shutil.copy(folder / (CKPT + suffix), folder / ("sine-wave-rnn-20-10-0" + suffix))
     before = snapshot(folder)
-    one_line_error(run_script("--restore", "--hidden", "20", "--out", folder), 1,
+    one_line_error(main("--restore", "--hidden", "20", "--out", folder), 1,
                    "trained with --hidden 10, not 20", "--hidden 10 --seq-width 10 --lag 60 --restore")
     assert snapshot(folder) == before
 
@@ -146,29 +146,30 @@ def run_python(code, *args, timeout=300):
                           env=script_env(), capture_output=True, text=True, timeout=timeout)
 
 
-def test_a_non_finite_error_stops_training_without_saving(earlier):
+def test_a_non_finite_error_stops_training_without_saving(earlier, main, monkeypatch):
+    import numpy as np
+    import sine_wave
+
     folder, before = earlier
-    proc = run_python("""
-        import sys, numpy as np, sine_wave
-        x, y = sine_wave.gen_seq()
-        y[5] = np.nan  # poisons every output from step 5 on
-        sine_wave.gen_seq = lambda: (x, y)
-        sys.exit(sine_wave.main(sys.argv[1:]))
-        """, "--no-show", "--out", folder)
-    one_line_error(proc, 1, "training error became nan at epoch 0", "no checkpoint written")
+    x, y = sine_wave.gen_seq()
+    y[5] = np.nan  # poisons every output from step 5 on
+    monkeypatch.setattr(sine_wave, "gen_seq", lambda: (x, y))
+    proc = main("--no-show", "--out", folder)
+    one_line_error(proc, 1, "training error became nan at epoch 0", "nothing written")
     assert snapshot(folder) == before
 
 
-def test_a_full_disk_while_saving_leaves_earlier_results_alone(earlier):
+def test_a_full_disk_while_saving_leaves_earlier_results_alone(earlier, main, monkeypatch):
+    import errno
+    import sine_wave
+
+    def full_disk(path, *args):
+        open(path, "w").write("x,half")  # a few bytes in, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
     folder, before = earlier
-    proc = run_python("""
-        import errno, os, sys, sine_wave
-        def full_disk(path, *args):
-            open(path, "w").write("x,half")  # a few bytes in, then the disk is full
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        sine_wave.write_predictions = full_disk
-        sys.exit(sine_wave.main(sys.argv[1:]))
-        """, "--no-show", "--epochs", "2", "--out", folder)
+    monkeypatch.setattr(sine_wave, "write_predictions", full_disk)
+    proc = main("--no-show", "--epochs", "2", "--out", folder)
     one_line_error(proc, 1, "cannot write the results to", "No space left on device", "untouched")
     assert snapshot(folder) == before  # nor is a scratch folder left behind
 
@@ -233,10 +234,8 @@ def test_interrupting_while_tensorflow_loads(earlier):
 
 
 def test_a_default_run_keeps_stderr_empty(tmp_path):
-    # No --no-show: with no display the script must neither block nor warn.
-    proc = run_script("--epochs", "2", "--out", tmp_path / "quiet", timeout=120)
-    assert proc.returncode == 0
-    assert proc.stderr == ""
+    # No --no-show, no display, a window backend asked for: the script must neither block nor warn.
+    # (tests/test_run.py checks the plain default run's stderr.)
     proc = run_script("--epochs", "1", "--out", tmp_path / "tk", MPLBACKEND="TkAgg", timeout=120)
     assert proc.returncode == 0
     assert proc.stderr == ""
@@ -258,48 +257,47 @@ def test_a_broken_tensorflow_still_says_why(tmp_path):
     assert "cannot import TensorFlow (ImportError: DLL load failed)" in proc.stderr
 
 
-INJECT = """
-import os, signal, sys, sine_wave
-real, calls = os.replace, []
-def replace(src, dst):
-    if os.path.basename(os.path.dirname(dst)) == os.path.basename(sys.argv[-1]):  # a move into --out
-        calls.append(dst)
-        if len(calls) == int(os.environ["AT"]):
-            {action}
-    return real(src, dst)
-os.replace = replace
-sys.exit(sine_wave.main(sys.argv[1:]))
-"""
+def inject(main, monkeypatch, action, at, folder):
+    """Run with `action(dst)` done at the `at`-th move of a file into `folder`."""
+    real, calls = os.replace, []
 
+    def replace(src, dst):
+        if os.path.dirname(os.fspath(dst)) == str(folder):
+            calls.append(dst)
+            if len(calls) == at:
+                action(dst)
+        return real(src, dst)
 
-def inject(action, at, folder, *args):
-    code = INJECT.replace("{action}", action)
-    return subprocess.run([sys.executable, "-c", code, "--no-show", "--epochs", "2", "--seed", "3", *args,
-                           "--out", str(folder)], cwd=ROOT, env=script_env(AT=str(at)),
-                          capture_output=True, text=True, timeout=300)
+    monkeypatch.setattr(os, "replace", replace)
+    proc = main("--no-show", "--epochs", "2", "--seed", "3", "--out", folder)
+    monkeypatch.setattr(os, "replace", real)
+    return proc
 
 
 def without_scratch(files):
     return {k: v for k, v in files.items() if not k.startswith(".sine_wave-")}
 
 
-def test_a_rename_failing_part_way_puts_every_file_back(earlier):
+def test_a_rename_failing_part_way_puts_every_file_back(earlier, main, monkeypatch):
+    def fail(dst):
+        raise PermissionError(1, "Operation not permitted", dst)
+
     folder, before = earlier
-    proc = inject("raise PermissionError(1, 'Operation not permitted', dst)", 5, folder)
+    proc = inject(main, monkeypatch, fail, 5, folder)
     one_line_error(proc, 1, "Operation not permitted", "untouched")
     assert snapshot(folder) == before  # the checkpoint pair too, and no scratch left
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_while_moving_in_finishes_the_move_and_says_so(earlier, signum):
+def test_a_signal_while_moving_in_finishes_the_move_and_says_so(earlier, main, monkeypatch, signum):
     folder, before = earlier
-    proc = inject(f"os.kill(os.getpid(), {int(signum)})", 2, folder)
+    proc = inject(main, monkeypatch, lambda dst: os.kill(os.getpid(), signum), 2, folder)
     line = one_line_error(proc, 128 + signum, signal.Signals(signum).name, "already written")
     assert "nothing written" not in line
     after = snapshot(folder)
     assert set(after) == set(before)
     assert all(after[name] != before[name] for name in before if name != "sequence.png"), "the whole new set is in"
-    assert run_script("--restore", "--no-show", "--out", folder).returncode == 0
+    assert main("--restore", "--no-show", "--out", folder).returncode == 0
 
 
 
@@ -320,43 +318,42 @@ def test_repeated_ctrl_c_is_one_line(earlier):
     assert snapshot(folder) == before
 
 
-def test_restore_refuses_a_checkpoint_of_another_lag(earlier, tmp_path):
-    folder, _ = earlier
-    proc = run_script("--no-show", "--epochs", "2", "--lag", "30", "--out", tmp_path / "lag30")
+def test_restore_refuses_a_checkpoint_of_another_lag(main, tmp_path):
+    proc = main("--no-show", "--epochs", "2", "--lag", "30", "--out", tmp_path / "lag30")
     assert proc.returncode == 0, proc.stderr
     before = snapshot(tmp_path / "lag30")
-    proc = run_script("--restore", "--no-show", "--out", tmp_path / "lag30")
+    proc = main("--restore", "--no-show", "--out", tmp_path / "lag30")
     one_line_error(proc, 1, "trained with --lag 30, not 60", "--lag 30 --restore")
     assert snapshot(tmp_path / "lag30") == before
-    proc = run_script("--restore", "--no-show", "--lag", "30", "--out", tmp_path / "lag30")
+    proc = main("--restore", "--no-show", "--lag", "30", "--out", tmp_path / "lag30")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "lag30" / "metrics.json").read_text())
     assert metrics["checkpoint"] == {"hidden": 10, "seq_width": 10, "lag": 30, "seed": 20160310,
                                      "lr_schedule": "as-written", "epochs": 2}
 
 
-def test_the_restore_hint_names_a_saved_lag_of_zero(tmp_path):
-    assert run_script("--no-show", "--epochs", "1", "--lag", "0", "--out", tmp_path).returncode == 0
-    one_line_error(run_script("--restore", "--no-show", "--out", tmp_path), 1,
+def test_the_restore_hint_names_a_saved_lag_of_zero(main, tmp_path):
+    assert main("--no-show", "--epochs", "1", "--lag", "0", "--out", tmp_path).returncode == 0
+    one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1,
                    "trained with --lag 0, not 60", "--lag 0 --restore")
 
 
-def test_a_checkpoint_without_settings_is_named_as_such(tf, tmp_path):
+def test_a_checkpoint_without_settings_is_named_as_such(tf, main, tmp_path):
     import sine_wave
 
     net = sine_wave.Network()
     tf.train.Checkpoint(W=net.W, b=net.b).write(str(tmp_path / CKPT))
-    proc = run_script("--restore", "--no-show", "--out", tmp_path)
-    one_line_error(proc, 1, "records no settings", "python sine_wave.py --out")
+    proc = main("--restore", "--no-show", "--out", tmp_path)
+    one_line_error(proc, 1, "not written by this sine_wave.py", "python sine_wave.py --out")
     # The previous version's checkpoint: settings, but a Keras LSTM where 0.7's LSTMCell should be.
     settings = tf.Variable('{"hidden": 10, "seq_width": 10, "lag": 60}')
     tf.train.Checkpoint(lstm=tf.train.Checkpoint(kernel=tf.Variable(tf.zeros((10, 40)))), W=net.W, b=net.b,
                         settings=settings).write(str(tmp_path / CKPT))
-    one_line_error(run_script("--restore", "--no-show", "--out", tmp_path), 1, "no 0.7 LSTMCell", "older sine_wave.py")
+    one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1, "not written by this", "Keras LSTM")
 
 
-def test_a_big_network_trains(tmp_path):
-    proc = run_script("--no-show", "--epochs", "2", "--hidden", "1024", "--out", tmp_path)
+def test_a_big_network_trains(main, tmp_path):
+    proc = main("--no-show", "--epochs", "2", "--hidden", "1024", "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("Epoch ") == 2 and (tmp_path / "sine-wave-rnn-1024-10-0.index").is_file()
 
@@ -410,19 +407,18 @@ def test_bad_out_names_are_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["checkpoint", "step"])
-def test_tensorflow_errors_are_one_line(earlier, where):
+def test_tensorflow_errors_are_one_line(earlier, tf, main, monkeypatch, where):
+    import sine_wave
+
+    def fail(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device\nmore detail")
+
     folder, before = earlier
-    proc = run_python(f"""
-        import sys, sine_wave
-        tf = sine_wave.load_tensorflow()
-        def fail(*args, **kwargs):
-            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device\\nmore detail")
-        if "{where}" == "checkpoint":
-            tf.train.Checkpoint.write = fail
-        else:
-            sine_wave.make_train_op = lambda *args, **kwargs: fail
-        sys.exit(sine_wave.main(sys.argv[1:]))
-        """, "--no-show", "--epochs", "2", "--out", folder)
+    if where == "checkpoint":
+        monkeypatch.setattr(tf.train.Checkpoint, "write", fail)
+    else:
+        monkeypatch.setattr(sine_wave, "make_train_op", lambda *args, **kwargs: fail)
+    proc = main("--no-show", "--epochs", "2", "--out", folder)
     if where == "checkpoint":
         one_line_error(proc, 1, "cannot write the results to", "writing the checkpoint failed",
                        "No space left on device", "untouched")

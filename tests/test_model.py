@@ -7,6 +7,7 @@ the project's shared/tf07-semantics.md.
 
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -174,7 +175,7 @@ def test_a_non_finite_error_stops_the_log(tf, tmp_path):
                     log("Epoch %d: %1.5f", i, tf.constant(next(values)), None)
     finally:
         sine_wave.say = say
-        out.close()
+        shutil.rmtree(out.dir)
     assert lines == ["Epoch 0: 3.00000", "Epoch 1: 2.00000"]
     assert out.epoch == 2 and len(out.seconds) == 3
     assert tf.config.experimental.get_synchronous_execution()  # the async mode ended with the error
@@ -252,7 +253,7 @@ def test_overlapped_epochs_change_no_number_and_end_their_async_mode(tf, feed, t
                 runs[False] = (errors, frames)
         finally:
             sine_wave.say = say
-            out.close()
+            shutil.rmtree(out.dir)
         assert tf.config.experimental.get_synchronous_execution()
     assert runs[True] == runs[False]  # every error and every GIF frame, bit for bit
     assert [i for i, _ in runs[True][1]] == [0, 4, 8, 12, 16, 20, 24, 28, 29]

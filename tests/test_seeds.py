@@ -5,10 +5,10 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT, run_script, script_env
+from conftest import ROOT, script_env
 
 
-def test_the_study_equals_the_command_line_seed_by_seed(tmp_path):
+def test_the_study_equals_the_command_line_seed_by_seed(main, tmp_path):
     # Seed 7 second: its runs reuse the step after seed 3 trained it, so the reset is what is tested.
     # 55 epochs: past epoch 50, where the two schedules part.
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "seeds.py"), "--seeds", "3", "7",
@@ -21,7 +21,7 @@ def test_the_study_equals_the_command_line_seed_by_seed(tmp_path):
     assert rows[7, "as-written"]["train_error"] != rows[7, "stepped"]["train_error"]
     for schedule in ("as-written", "stepped"):
         out = tmp_path / schedule
-        cli = run_script("--seed", "7", "--epochs", "55", "--lr-schedule", schedule, "--out", out)
+        cli = main("--no-show", "--seed", "7", "--epochs", "55", "--lr-schedule", schedule, "--out", out)
         assert cli.returncode == 0, cli.stderr
         metrics = json.loads((out / "metrics.json").read_text())
         row = rows[7, schedule]
