@@ -11,11 +11,9 @@ the code that draws its figure. README.md lists every difference from the post.
     Post block 5  the train ops: error, lr, clipping, Adam
     Post block 6  100 epochs, the checkpoint, both halves          -> training-complete.png
 
-`run()` tells the story top to bottom. Below the fence is what the post does not have: a quiet
-start-up, figures and windows, safe saving, checkpoint checks, signals, the command line.
+`run()` tells the story top to bottom; below the fence is what the post does not have.
 
-    python sine_wave.py            # train, print the log, write output/
-    python sine_wave.py --restore  # predict with the saved checkpoint
+    python sine_wave.py            # train, print the log, write output/ (--help: the options)
 """
 
 import math
@@ -80,15 +78,17 @@ def rnn(cell, inputs, initial_state):
     # [x, h] @ W + B = (x @ W_x + B) + h @ W_h: the input part for every step in one product
     from_inputs = inputs @ W_x + B
 
-    def step(state, from_input):
-        c, h = state
-        i, j, f, o = tf.split(from_input[None] + h @ W_h, 4, axis=1)
+    def step(t, c, h, outputs):
+        i, j, f, o = tf.split(from_inputs[t][None] + h @ W_h, 4, axis=1)
         # c = sig(f + 1) c + sig(i) tanh(j); h = sig(o) tanh(c); the + 1 is 0.7's built-in forget bias
         c = tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j)
-        return c, tf.sigmoid(o) * tf.tanh(c)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        return t + 1, c, h, outputs.write(t, h[0])
 
-    _, outputs = tf.scan(step, from_inputs, initializer=initial_state)
-    return outputs[:, 0]
+    n_steps = inputs.shape[0]
+    start = (0, *initial_state, tf.TensorArray(tf.float32, size=n_steps))
+    # maximum_iterations: XLA needs the loop's length to differentiate it
+    return tf.while_loop(lambda t, *_: t < n_steps, step, start, maximum_iterations=n_steps)[3].stack()
 
 
 class Network:
@@ -254,7 +254,7 @@ def run(args, out):
 import argparse, contextlib, json, os, shlex, shutil, signal, subprocess, sys, tempfile, time  # noqa: E401, E402
 
 WIDE = (12, 7)  # the post's trained-network figures are wide
-MAX_HIDDEN = 2048  # there an epoch takes seconds (docs/performance.md)
+MAX_HIDDEN = 1024  # above it the first gradient of the post's model overflows towards float32's limit (docs/performance.md)
 SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
@@ -626,7 +626,7 @@ examples:
 rules:
   --lag + --seq-width is at most 628, so the test half keeps at least one real target.
   --restore needs a checkpoint written with the same --hidden, --seq-width and --lag.
-  --hidden is at most {MAX_HIDDEN}: there an epoch takes seconds (docs/performance.md).
+  --hidden is at most {MAX_HIDDEN}: above it the post's model's gradient explodes (docs/performance.md).
   Where a display is available each figure opens in a window and the run waits until you
   close it, as the post's plt.show() did; --no-show skips the windows (files are still written).
 """
