@@ -254,7 +254,7 @@ def run(args, out):
 import argparse, contextlib, json, os, shlex, shutil, signal, subprocess, sys, tempfile, time  # noqa: E401, E402
 
 WIDE = (12, 7)  # the post's trained-network figures are wide
-MAX_HIDDEN = 1024  # above it the first gradient of the post's model overflows towards float32's limit (docs/performance.md)
+MAX_HIDDEN = 1024  # above it the post's model's first gradient explodes (docs/performance.md)
 SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
@@ -291,7 +291,8 @@ def status(text, line={}):  # noqa: B006
 TF_NOISE = (r"WARNING: All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on"
             r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard|This TensorFlow binary is optimized"
             r"|To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory"
-            r"|computation placer already registered|TF-TRT Warning")
+            r"|computation placer already registered|TF-TRT Warning|XLA service .* initialized for platform"
+            r"|StreamExecutor (device )?[\[(]\d+[\])]: Host|Compiled cluster using XLA")
 # A helper process forwards the rest as it comes, so a message survives TF dying mid-start.
 FILTER = ("import re, signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nfor line in sys.stdin.buffer:\n"
           "    if line.strip() and not re.search(sys.argv[1], line.decode(errors='replace')):\n"
@@ -300,17 +301,20 @@ XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequen
 
 
 def load_tensorflow(xla=False, _xla_ready=[]):  # noqa: B006
-    """`import tensorflow as tf`, once and quietly; with `xla`, XLA's first compile sees XLA_COPY_FLAG."""
+    """`import tensorflow as tf`, once and quietly; with `xla`, XLA's first compile, seeing XLA_COPY_FLAG."""
     global tf
-    if tf is None:
-        status("loading TensorFlow...")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
-        os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
-        sys.stderr.flush()
-        child = subprocess.Popen([sys.executable, "-I", "-S", "-c", FILTER, TF_NOISE], stdin=subprocess.PIPE,
-                                 start_new_session=True)
-        saved = os.dup(2)
-        os.dup2(child.stdin.fileno(), 2)
+    if tf is not None and (_xla_ready or not xla):
+        return tf
+    status("loading TensorFlow..." if tf is None else "starting XLA...")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
+    flags = os.environ.get("XLA_FLAGS")
+    sys.stderr.flush()
+    child = subprocess.Popen([sys.executable, "-I", "-S", "-c", FILTER, TF_NOISE], stdin=subprocess.PIPE,
+                             start_new_session=True)
+    saved = os.dup(2)
+    os.dup2(child.stdin.fileno(), 2)
+    try:
         try:
             import tensorflow
 
@@ -318,23 +322,21 @@ def load_tensorflow(xla=False, _xla_ready=[]):  # noqa: B006
         except Exception as exc:  # ImportError, or a broken install failing its own way
             raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {first_line(exc)}); "
                             "install it with: pip install -r requirements.txt") from None
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            child.stdin.close()
-            child.wait()
-        tensorflow.config.experimental.enable_op_determinism()
-        tf = tensorflow
-    if xla and not _xla_ready:
-        flags = os.environ.get("XLA_FLAGS")
         # XLA reads XLA_FLAGS once; before TF 2.19 it aborts on this flag; the user's own setting wins
-        if tuple(map(int, tf.__version__.split(".")[:2])) >= (2, 19) and "region_analysis" not in (flags or ""):
+        v = tuple(map(int, tensorflow.__version__.split(".")[:2]))
+        if xla and v >= (2, 19) and "region_analysis" not in (flags or ""):
             os.environ["XLA_FLAGS"] = f"{flags or ''} {XLA_COPY_FLAG}".strip()
-        try:
-            tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
-        finally:
-            os.environ.pop("XLA_FLAGS") if flags is None else os.environ.update(XLA_FLAGS=flags)
-        _xla_ready.append(True)
+        if xla:  # XLA's first compile prints start-up lines too (TF 2.16: whatever the log level)
+            tensorflow.function(lambda: tensorflow.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
+            _xla_ready.append(True)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        child.stdin.close()
+        child.wait()
+        os.environ.pop("XLA_FLAGS", None) if flags is None else os.environ.update(XLA_FLAGS=flags)
+    tensorflow.config.experimental.enable_op_determinism()
+    tf = tensorflow
     return tf
 
 
@@ -575,7 +577,8 @@ def metrics_of(out, train_input, train_target, train_outs, test_input, test_targ
     args, target = out.args, np.ravel(test_target)
     n = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
     # The baselines: always zero; the window's last value; a least-squares linear map fitted on the training half
-    coef, *_ = np.linalg.lstsq(np.hstack([train_input, np.ones((len(train_input), 1))]), np.ravel(train_target))
+    coef, *_ = np.linalg.lstsq(np.hstack([train_input, np.ones((len(train_input), 1))]), np.ravel(train_target),
+                               rcond=None)
     preds = {"lstm": np.ravel(test_outs), "zero": np.zeros(len(test_input)), "last_value": test_input[:, -1],
              "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef}
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
@@ -637,10 +640,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, no usage block
 
 
-class Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """--help with the rules as written, and each option's default."""
-
-
 def whole_number(low, high=None):
     def parse(text):
         if text.strip().lstrip("+-").isdigit() and low <= int(text) <= (high or int(text)):
@@ -652,19 +651,22 @@ def whole_number(low, high=None):
 
 
 def parse_args(argv=None):
-    p = Parser(prog="sine_wave.py", formatter_class=Help, epilog=RULES,
+    p = Parser(prog="sine_wave.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RULES,
                description="Train the LSTM of 'TensorFlow and Recurrent Neural Networks' (2016) to predict a\n"
                            "bell-modulated sine wave, and save its figures, checkpoint and metrics.")
     add = p.add_argument
     add("--epochs", metavar="N", type=whole_number(0), default=epochs,
-        help="full-sequence training updates; 0 plots and saves the untrained network")
-    add("--hidden", metavar="N", type=whole_number(1, MAX_HIDDEN), default=num_hidden, help="LSTM units (num_hidden)")
-    add("--seq-width", metavar="N", type=whole_number(1), default=seq_width, help="values in each input window")
-    add("--lag", metavar="N", type=whole_number(0), default=lag, help="steps past the window's end to the target")
-    add("--seed", metavar="N", type=whole_number(0, 2**32 - 1), default=seed, help="same seed, same log")
+        help="full-sequence training updates; 0 plots and saves the untrained network (%(default)s)")
+    add("--hidden", metavar="N", type=whole_number(1, MAX_HIDDEN), default=num_hidden,
+        help="LSTM units, num_hidden (%(default)s)")
+    add("--seq-width", metavar="N", type=whole_number(1), default=seq_width,
+        help="values in each input window, seq_width (%(default)s)")
+    add("--lag", metavar="N", type=whole_number(0), default=lag,
+        help="steps past the window's end to the target (%(default)s)")
+    add("--seed", metavar="N", type=whole_number(0, 2**32 - 1), default=seed, help="same seed, same log (%(default)s)")
     add("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
-        help="as-written: what the post's chain does (1e-2, then 5e-3); stepped: what it meant")
-    add("--out", metavar="DIR", default="output", help="folder for everything the run writes")
+        help="as-written (the default): what the post's chain does, 1e-2 then 5e-3; stepped: what it meant")
+    add("--out", metavar="DIR", default="output", help="folder for everything the run writes (%(default)s)")
     add("--no-show", action="store_true", help="never open figure windows")
     add("--restore", action="store_true", help="load the saved checkpoint instead of training, and predict with it")
     add("--no-xla", action="store_true", help="run the step as a plain tf.function: no XLA compile at all")

@@ -1,6 +1,6 @@
 """Is the post's result typical? The same training under many seeds and both learning-rate schedules.
 
-    python experiments/seeds.py                          # 20 seeds x 2 schedules, about 20 s on 2 cores
+    python experiments/seeds.py                          # 20 seeds x 2 schedules, about 15 s on 2 cores
     python experiments/seeds.py --seeds 1 2 3 --epochs 50 --out /tmp/study
 
 Writes OUT/seeds.csv (one row per seed and schedule), OUT/seeds.md (the same, then a summary)
