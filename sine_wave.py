@@ -672,7 +672,8 @@ def parse_args(argv=None):
     add("--no-xla", action="store_true", help="run the step as a plain tf.function: no XLA compile at all")
     add("--animate", action="store_true", help="also write training.gif: the output against the target as it trains")
     args = p.parse_args(argv)
-    most = len(gen_seq()[0]) - len(gen_seq()[0]) // 2 - 1  # the first test target, y[n_steps + seq_width + lag]
+    length = len(gen_seq()[0])
+    most = length - length // 2 - 1  # the first test target, y[n_steps + seq_width + lag], must exist
     if args.lag + args.seq_width > most:
         p.error(f"argument --lag/--seq-width: --lag {args.lag} plus --seq-width {args.seq_width} is "
                 f"{args.lag + args.seq_width}; at most {most} leaves the test half a real target")
