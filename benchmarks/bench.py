@@ -9,7 +9,7 @@ Prints four Markdown tables:
   4. the whole command against `python -c "import tensorflow"`, alternating, as separate processes.
 
     python benchmarks/bench.py                       # about 4 minutes on 2 cores
-    python benchmarks/bench.py --quick               # fewer sizes and repetitions
+    python benchmarks/bench.py --quick               # one round, fewer epochs: a smoke test
     python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python --hidden 10 64 256 1024
 
 Timings on a shared machine are noisy: every figure is a median, and each ratio is taken between
@@ -164,7 +164,7 @@ def main(argv=None):
           [["XLA (`jit_compile=True`)", f"{xla['epoch_ms']:.2f}", "1.00"],
            ["`--no-xla`", f"{plain['epoch_ms']:.2f}", f"{plain['epoch_ms'] / xla['epoch_ms']:.1f}"]])
     table("The whole command, alternating as separate processes (medians)", ["command", "seconds", "× import tensorflow"],
-          whole_command(2 if args.quick else 5))
+          whole_command(1 if args.quick else 5))
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def test_a_full_disk_while_saving_leaves_earlier_results_alone(earlier, main, mo
 
 
 
-def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier):
+def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier, main):
     folder, before = earlier
     proc = run_python("""
         import os, signal, sys, sine_wave
@@ -195,7 +195,7 @@ def test_a_kill_while_saving_leaves_the_old_checkpoint_whole(earlier):
     assert all(name.startswith(".sine_wave-") for name in leftovers)  # only the dead run's scratch
     assert {k: v for k, v in after.items() if k in before} == before
     # The old checkpoint still restores; the killed run's scratch folder is left (docs/robustness.md).
-    proc = run_script("--restore", "--no-show", "--out", folder)
+    proc = main("--restore", "--no-show", "--out", folder)
     assert proc.returncode == 0, proc.stderr
     assert snapshot(folder)[CKPT + ".index"] == before[CKPT + ".index"]
 
