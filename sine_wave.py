@@ -694,9 +694,10 @@ def main(argv=None):
     previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
     out, code = None, 0
     try:
-        if args.restore and not os.path.exists(checkpoint_prefix(args) + ".index"):  # before anything is made
-            raise UserError(f"no checkpoint at {checkpoint_prefix(args)} (looked for {checkpoint_prefix(args)}"
-                            f".index); create it with: {command(**vars(args))}")
+        prefix = checkpoint_prefix(args)
+        if args.restore and not os.path.exists(prefix + ".index"):  # before anything is made
+            raise UserError(f"no checkpoint at {prefix} (looked for {prefix}.index); "
+                            f"create it with: {command(**vars(args))}")
         out = Output(args, show=load_pyplot(show=not args.no_show))
         run(args, out)
     except UserError as exc:
