@@ -1,19 +1,9 @@
 """TensorFlow and Recurrent Neural Networks (Maksim An, 2016-03-10), on today's TensorFlow.
 
-The post's code was written for TensorFlow 0.7 and no longer runs. This file is the post again,
-computing what 0.7 computed: its six code blocks in its order, under its names, each followed by
-the code that draws its figure. README.md lists every difference from the post.
+The post's six code blocks in its order, under its names, computing what TF 0.7 computed; below
+the fence, what the post does not have. README.md maps each block and lists every difference.
 
-    Post block 1  gen_seq(): the sequence                          -> sequence.png
-    Post block 2  the graph: 0.7's LSTMCell run by rnn(), and the read-out W, b
-    Post block 3  gen_inputs(): windows, and the value `lag` steps later
-    Post block 4  the untrained network's output                   -> sequence-and-network-output.png
-    Post block 5  the train ops: error, lr, clipping, Adam
-    Post block 6  100 epochs, the checkpoint, both halves          -> training-complete.png
-
-`run()` tells the story top to bottom; below the fence is what the post does not have.
-
-    python sine_wave.py            # train, print the log, write output/ (--help: the options)
+    python sine_wave.py    # train, print the log, write output/ (--help: the options)
 """
 
 import math
@@ -30,13 +20,11 @@ clip_norm = 5.0      # tf.clip_by_global_norm(grads, 5.)
 adam_epsilon = 1e-8  # TF 0.7 AdamOptimizer's epsilon; Keras 3 would use 1e-7
 seed = 20160310      # the post's date; same seed, same log
 
-# import tensorflow as tf; import matplotlib.pylab as plt: both once, quietly, by the plumbing below the fence
+# import tensorflow as tf; import matplotlib.pylab as plt: each done once, quietly, below the fence
 tf = plt = None
 
 
-# ---------------------------------------------------------------------------
-# Post block 1: "Feeding a random sequence might not be very interesting, so lets generate one"
-# ---------------------------------------------------------------------------
+# --- Post block 1: "Feeding a random sequence might not be very interesting, so lets generate one"
 def gen_seq():
     x = np.arange(0.0, np.pi * 12, 0.03)
     # bell = exp(-(sin(x - pi/2) - 2 pi)^2 / 9); y = 100 sin(8x) bell
@@ -46,16 +34,13 @@ def gen_seq():
     return x, y  # the post plotted here too; plot_sequence does (README: differences)
 
 
-def plot_sequence(fig, x, y):
-    ax = fig.subplots()
+def plot_sequence(ax, x, y):
     ax.plot(x, y, "b-", label="y = 100 sin(8x) exp(-(sin(x - pi/2) - 2 pi)^2 / 9)")
-    return finish_axes(fig, ax, "The sequence: a sine wave under a repeating bell")
+    ax.set_title("The sequence: a sine wave under a repeating bell")
 
 
-# ---------------------------------------------------------------------------
-# Post block 2: "lets build our own TensorFlow computation graph"
-# Reordered: the read-out W, b of block 5 is built here, because block 4 already needs the output.
-# ---------------------------------------------------------------------------
+# --- Post block 2: "lets build our own TensorFlow computation graph"
+# Reordered: block 5's read-out W, b is built here, as block 4 already needs the output.
 class LSTMCell:
     """rnn_cell.LSTMCell(num_hidden, seq_width, initializer=initializer) as TF 0.7 had it (no peepholes)."""
 
@@ -110,10 +95,8 @@ class Network:
         return outputs @ self.W + self.b
 
 
-# ---------------------------------------------------------------------------
-# Post block 3: "Our goal is to make a prediction what is the value going to be in lag steps,
+# --- Post block 3: "Our goal is to make a prediction what is the value going to be in lag steps,
 # based on seq_width number of previous steps"
-# ---------------------------------------------------------------------------
 def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
     # Row k, position i = offset + k: window y[i : i + seq_width], target y[i + seq_width + lag];
     # zeros past the end of y, as the post's loop appended (its ragged list fails in NumPy >= 1.24).
@@ -126,19 +109,14 @@ def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
     return seq_input, seq_target.reshape(-1, 1)
 
 
-# ---------------------------------------------------------------------------
-# Post block 4: "Lets generate inputs and targets and feed them to our rnn" (the calls are in run())
-# ---------------------------------------------------------------------------
-def plot_untrained(fig, x, train_target, net_outs):
-    ax = fig.subplots()
+# --- Post block 4: "Lets generate inputs and targets and feed them to our rnn" (the calls are in run())
+def plot_untrained(ax, x, train_target, net_outs):
     ax.plot(x, train_target, "b-", label="target (training half)")
     ax.plot(x, net_outs, "r-", label="untrained network's output")
-    return finish_axes(fig, ax, "Before training")
+    ax.set_title("Before training")
 
 
-# ---------------------------------------------------------------------------
-# Post block 5: "Now let's add some train ops."
-# ---------------------------------------------------------------------------
+# --- Post block 5: "Now let's add some train ops."
 def error(output, seq_target):
     # error = sqrt(sum((output - target)^2)): the L2 norm of the residual, not a mean
     return tf.sqrt(tf.reduce_sum(tf.square(output - seq_target)))
@@ -161,9 +139,7 @@ def make_train_op(net, optimizer, xla=True):
     return train_op
 
 
-# ---------------------------------------------------------------------------
-# Post block 6: "Now lets run training for 100 epochs"
-# ---------------------------------------------------------------------------
+# --- Post block 6: "Now lets run training for 100 epochs"
 def learning_rate(i):
     """The post's chain, as written (--lr-schedule as-written)."""
     new_lr = 1e-2
@@ -184,18 +160,17 @@ def stepped_learning_rate(i):
 LR_SCHEDULES = {"as-written": learning_rate, "stepped": stepped_learning_rate}
 
 
-def plot_training_complete(fig, x_train, train_target, train_outs, x_test, test_target, test_outs):
-    ax = fig.subplots()
+def plot_training_complete(ax, x_train, train_target, train_outs, x_test, test_target, test_outs):
     ax.plot(x_train, train_target, "b-", label="target")
     ax.plot(x_train, train_outs, "g--", label="output, training half")
     ax.plot(x_test, test_outs, "r--", label="output, test half (y repeats: a near-copy of the first)")
     ax.plot(x_test, test_target, "b-")
     ax.axvline(x_test[0], color="0.6", linewidth=0.8)
-    return finish_axes(fig, ax, "After training: the training half, then the test half")
+    ax.set_title("After training: the training half, then the test half")
 
 
 def run(args, out):
-    """The post from start to finish. `out` (below the fence) saves each figure and file, all at once at the end."""
+    """The post, start to finish. `out` (below the fence) keeps each file, to move all in at the end."""
     xla = not args.no_xla
     # Post block 1: the sequence, shown before TensorFlow loads
     x, y = gen_seq()
@@ -212,10 +187,10 @@ def run(args, out):
     # tf.initialize_all_variables() and tf.Session(): not needed, a TF 2 variable is ready when made
     feed = tf.constant(train_input, tf.float32), tf.constant(train_target, tf.float32)
     output = tf.function(net, jit_compile=xla, autograph=False)  # session.run(output, feed_dict=feed)
-    if args.restore:  # the author's is_training = False: the weights come from the checkpoint, no training
+    if args.restore:  # the author's is_training = False: weights from the checkpoint, no training
         restore(checkpoint(net, args), args, out)
     else:
-        net_outs = output(feed[0])
+        net_outs = output(feed[0]).numpy()
         out.figure("sequence-and-network-output.png", plot_untrained, x[:n_steps], train_target, net_outs,
                    figsize=WIDE)
         plt.show()
@@ -236,30 +211,29 @@ def run(args, out):
         out.save(saver, f"sine-wave-rnn-{args.hidden}-{args.seq_width}-0")  # saver.save(..., global_step=0)
 
     # Post block 6, continued: the trained network on both halves
-    train_outs = output(feed[0])
+    train_outs = output(feed[0]).numpy()
     test_input, test_target = gen_inputs(y, n_steps, offset=n_steps, seq_width=args.seq_width, lag=args.lag)
-    test_outs = output(tf.constant(test_input, tf.float32))  # the post ran `feed` here (README: differences)
+    test_outs = output(tf.constant(test_input, tf.float32)).numpy()  # the post ran `feed` here (README: differences)
     out.figure("training-complete.png", plot_training_complete, x[:n_steps], train_target, train_outs,
                x[n_steps:2 * n_steps], test_target, test_outs, figsize=WIDE)
 
-    # Not in the post: how good is it; then every file into place at once, and the last figures shown
-    out.finish(x, y, train_input, train_target, train_outs.numpy(), test_input, test_target, test_outs.numpy())
+    # Not in the post: how good is it; then every file into place at once
+    out.finish(x, y, train_input, train_target, train_outs, test_input, test_target, test_outs)
     plt.show()
-    return out.metrics
 
 
 # ===========================================================================
 # Everything the post does not have: the plumbing, below this fence.
 # ===========================================================================
-import argparse, contextlib, json, os, shlex, shutil, signal, subprocess, sys, tempfile, time  # noqa: E401, E402
+import argparse, contextlib, csv, json, os, shlex, shutil, signal, subprocess, sys, tempfile, time  # noqa: E401, E402
 
 WIDE = (12, 7)  # the post's trained-network figures are wide
-MAX_HIDDEN = 1024  # above it the post's model's first gradient explodes (docs/performance.md)
-SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+MAX_HIDDEN = 1024  # above, the first gradient overflows (docs/performance.md)
+SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 
 
 class UserError(Exception):
-    """A problem the user can fix: the message, one line on stderr, then the exit status (default 1)."""
+    """A problem the user can fix: (message, exit status = 1)."""
 
 
 def first_line(exc):
@@ -268,44 +242,31 @@ def first_line(exc):
 
 def say(line):
     """Print a line of the log at once, even into a pipe or a file."""
-    status(None)
     try:
         print(line, flush=True)
-    except BrokenPipeError:  # the reader went away (`| head`): finish the run, log to nowhere
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except OSError as exc:
+    except OSError as exc:  # a full disk, a closed pipe (`| head`)
         raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
 
 
-def status(text, line={}):  # noqa: B006
-    """One line on a terminal's stderr saying what the run waits on; None erases it."""
-    line.setdefault("on", sys.stderr.isatty() and "IPython" not in sys.modules)  # asked before TF loads IPython
-    if line["on"] and (text or line.get("shown")):
-        sys.stderr.write("\r\033[K" + (f"sine_wave.py: {text}" if text else ""))
-        sys.stderr.flush()
-        line["shown"] = bool(text)
-
-
-# --- A quiet start-up ---------------------------------------------------------------
-# TF prints these C++ lines on a CPU-only machine whatever TF_CPP_MIN_LOG_LEVEL says (docs/robustness.md).
+# --- A quiet start-up
+# C++ lines TF prints on a CPU-only machine whatever TF_CPP_MIN_LOG_LEVEL says (docs/robustness.md)
 TF_NOISE = (r"WARNING: All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on"
-            r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard|This TensorFlow binary is optimized"
+            r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard"
             r"|To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory"
             r"|computation placer already registered|TF-TRT Warning|XLA service .* initialized for platform"
             r"|StreamExecutor (device )?[\[(]\d+[\])]: Host|Compiled cluster using XLA")
-# A helper process forwards the rest as it comes, so a message survives TF dying mid-start.
-FILTER = ("import re, signal, sys\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nfor line in sys.stdin.buffer:\n"
+# A helper process forwards the rest as it comes: a message survives TF dying mid-start
+FILTER = ("import re, sys\nfor line in sys.stdin.buffer:\n"
           "    if line.strip() and not re.search(sys.argv[1], line.decode(errors='replace')):\n"
           "        sys.stderr.buffer.write(line); sys.stderr.buffer.flush()\n")
 XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequence-long copies (docs/performance.md)
 
 
-def load_tensorflow(xla=False, _xla_ready=[]):  # noqa: B006
-    """`import tensorflow as tf`, once and quietly; with `xla`, XLA's first compile, seeing XLA_COPY_FLAG."""
+def load_tensorflow(xla=False):
+    """`import tensorflow as tf`, once and quietly; with `xla`, XLA's first compile too."""
     global tf
-    if tf is not None and (_xla_ready or not xla):
+    if tf is not None:
         return tf
-    status("loading TensorFlow..." if tf is None else "starting XLA...")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
     os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
     flags = os.environ.get("XLA_FLAGS")
@@ -322,13 +283,12 @@ def load_tensorflow(xla=False, _xla_ready=[]):  # noqa: B006
         except Exception as exc:  # ImportError, or a broken install failing its own way
             raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {first_line(exc)}); "
                             "install it with: pip install -r requirements.txt") from None
-        # XLA reads XLA_FLAGS once; before TF 2.19 it aborts on this flag; the user's own setting wins
+        # XLA reads XLA_FLAGS once; TF < 2.19 aborts on this flag; the user's own setting wins
         v = tuple(map(int, tensorflow.__version__.split(".")[:2]))
         if xla and v >= (2, 19) and "region_analysis" not in (flags or ""):
             os.environ["XLA_FLAGS"] = f"{flags or ''} {XLA_COPY_FLAG}".strip()
-        if xla:  # XLA's first compile prints start-up lines too (TF 2.16: whatever the log level)
+        if xla:  # XLA's first compile prints start-up lines too
             tensorflow.function(lambda: tensorflow.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
-            _xla_ready.append(True)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -340,32 +300,23 @@ def load_tensorflow(xla=False, _xla_ready=[]):  # noqa: B006
     return tf
 
 
-# --- Figures ---------------------------------------------------------------------------
+# --- Figures
 def load_pyplot(show):
-    """`import matplotlib.pylab as plt`; True if its figures will be shown (a window, or inline in a notebook)."""
+    """`import matplotlib.pylab as plt`; without `show`, on a backend that opens no window."""
     global plt
     import matplotlib
 
     if not show:
         matplotlib.use("agg")
-    import matplotlib.pyplot
-
-    plt = matplotlib.pyplot
-    return plt.get_backend().lower() not in {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
+    import matplotlib.pyplot as plt
 
 
-def finish_axes(fig, ax, title, xlabel="x", ylabel="y"):
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if ax.get_legend_handles_labels()[0]:
-        fig.legend(loc="outside lower center", ncols=4, frameon=False)  # below the axes, off the curves
-    return fig
+LEGEND = dict(loc="outside lower center", ncols=4, frameon=False)  # below the axes, off the curves
 
 
-def plot_training_error(fig, errors):
-    ax = fig.subplots()
-    if errors:
-        ax.semilogy(range(len(errors)), errors, "b.-", label="error = sqrt(sum((output - target)^2))")
-    return finish_axes(fig, ax, f"Training error per epoch, {len(errors)} epochs", "epoch", "error (log scale)")
+def plot_training_error(ax, errors):
+    ax.semilogy(range(len(errors)), errors, "b.-", label="error = sqrt(sum((output - target)^2))")
+    ax.set(title=f"Training error per epoch, {len(errors)} epochs", xlabel="epoch", ylabel="error (log scale)")
 
 
 def animate_training(path, x, train_target, frames):
@@ -377,8 +328,8 @@ def animate_training(path, x, train_target, frames):
     ax = fig.subplots()
     ax.plot(x, train_target, "b-", label="target")
     (line,) = ax.plot(x, frames[0][1], "g--", label="output")
-    ax.set(ylim=(1.1 * float(np.min(train_target)), 1.1 * float(np.max(train_target))))
-    finish_axes(fig, ax, "")
+    ax.set(xlabel="x", ylabel="y")
+    fig.legend(**LEGEND)
     with PillowWriter(fps=8).saving(fig, path, dpi=80) as writer:
         for i, outs in frames:
             line.set_ydata(outs)
@@ -386,17 +337,15 @@ def animate_training(path, x, train_target, frames):
             writer.grab_frame()
 
 
-# --- The training log --------------------------------------------------------------
+# --- The training log
 class EpochLog:
-    """The post's print of each epoch, with timing, a NaN check and --animate's frames. After epoch 0, TF's
-    async mode queues step i + 1 before epoch i is printed: the two overlap, same numbers (docs/performance.md)."""
+    """The post's print of each epoch, timed, NaN-checked; after epoch 0, TF's async mode (docs/performance.md)."""
 
     def __init__(self, args, out):
         self.args, self.out, self.pending, self.last = args, out, None, time.perf_counter()
 
     def __enter__(self):
-        status("compiling the training step" + ("" if self.args.no_xla else " with XLA") + "...")
-        self.out.epoch, self.was_sync = 0, tf.config.experimental.get_synchronous_execution()
+        self.out.training, self.was_sync = True, tf.config.experimental.get_synchronous_execution()
         return self
 
     def __call__(self, line, i, err, net_outs):
@@ -414,40 +363,34 @@ class EpochLog:
             self.last = now
             if not math.isfinite(err):
                 raise UserError(f"the training error became {err} at epoch {i}; training stopped, nothing written")
-            if self.args.animate and (i % 4 == 0 or i == self.args.epochs - 1):  # a GIF frame every 4 epochs
+            if self.args.animate and (i % 4 == 0 or i == self.args.epochs - 1):
                 self.out.frames.append((i, net_outs.numpy()))
             self.out.errors.append(err)
             say(line % (i, err))
-            self.out.epoch = i + 1
 
     def __exit__(self, exc_type, *exc):
         try:
             if exc_type is None:
                 self.flush()
-                self.out.epoch = None
+                self.out.training = False
         finally:
             tf.config.experimental.set_synchronous_execution(self.was_sync)  # waits for what is queued
 
 
-# --- Safe saving: into a scratch folder inside --out, moved in all or nothing ------------
-_held = [None]  # while the files move in: the signals that arrived; else None
-
-
+# --- Safe saving: all or nothing
 def on_signal(signum, frame):
-    if _held[0] is not None:
-        return _held[0].append(signum)
     for s in SIGNALS:  # one message, however often Ctrl-C is pressed
         signal.signal(s, signal.SIG_IGN)
     raise KeyboardInterrupt(signum)
 
 
 class Output:
-    """What a run writes: each file into a scratch folder in --out, all moved in once the run has succeeded."""
+    """What a run writes: each file into a scratch folder in --out, all moved in once the run succeeds."""
 
-    def __init__(self, args, show):
-        self.args, self.show, self.started, self.committed = args, show, time.perf_counter(), False
+    def __init__(self, args):
+        self.args, self.started, self.committed = args, time.perf_counter(), False
         self.names, self.errors, self.seconds, self.frames = [], [], [], []
-        self.epoch = self.metrics = self.restored_from = None
+        self.training, self.restored_from = False, None
         try:
             os.makedirs(args.out, exist_ok=True)
             self.dir = tempfile.mkdtemp(prefix=".sine_wave-", dir=args.out)
@@ -458,36 +401,39 @@ class Output:
         return os.path.join(self.dir, name)
 
     def figure(self, name, plot, *data, figsize=(8, 6)):
-        """Draw and save `name`; where figures are shown, in pyplot, for the next plt.show()."""
-        from matplotlib.figure import Figure  # outside pyplot: plt.show() leaves it alone
-
-        fig = plt.figure(num=name, figsize=figsize) if self.show else Figure(figsize)
-        fig.set_layout_engine("constrained")
-        plot(fig, *[getattr(d, "numpy", lambda: d)() for d in data]).savefig(self.path(name), dpi=100)
+        """Draw `name` in pyplot, for the next plt.show(), and save it."""
+        fig = plt.figure(num=name, figsize=figsize, clear=True, layout="constrained")
+        ax = fig.subplots()
+        ax.set(xlabel="x", ylabel="y")
+        plot(ax, *data)
+        fig.legend(**LEGEND)
+        fig.savefig(self.path(name), dpi=100)
+        if plt.get_backend().lower() == "agg":  # no window will show it: let it go
+            plt.close(fig)
         self.names.append(name)
 
     def save(self, saver, name):
         try:
             saver.write(self.path(name))
-        except Exception as exc:  # TF's own errors (a full disk: ResourceExhaustedError)
+        except Exception as exc:  # TF's own (a full disk: ResourceExhaustedError)
             raise OSError(f"writing the checkpoint failed: {first_line(exc)}") from None
         self.names += [name + ".index", name + ".data-00000-of-00001"]
 
     def finish(self, x, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-        """The metrics, the error figure and the GIF; then every file into --out at once."""
+        """The error figure, the GIF and the metrics; then every file into --out."""
         if not self.args.restore:
             self.figure("training-error.png", plot_training_error, self.errors)
         if self.frames:
             animate_training(self.path("training.gif"), x[:len(train_input)], train_target, self.frames)
             self.names.append("training.gif")
-        self.metrics = metrics_of(self, train_input, train_target, train_outs, test_input, test_target, test_outs, y)
-        for line in metrics_lines(self.metrics):
+        metrics = metrics_of(self, train_input, train_target, train_outs, test_input, test_target, test_outs, y)
+        for line in metrics_lines(metrics):
             say(line)
         with open(self.path("metrics.json"), "w") as f:
-            f.write(json.dumps(self.metrics, indent=2) + "\n")
+            f.write(json.dumps(metrics, indent=2) + "\n")
         write_predictions(self.path("predictions.csv"), x, train_target, train_outs, test_target, test_outs)
         self.names += ["metrics.json", "predictions.csv"]
-        self.commit(sorted(self.names, key=lambda n: (n.endswith(".index"), n)))  # .index, --restore's mark, last
+        self.commit(sorted(self.names, key=lambda n: n.endswith(".index")))  # .index, --restore's mark, last
         for name in self.names:
             say(f"Wrote {os.path.join(self.args.out, name)}")
         first, *rest = self.seconds or [None]
@@ -497,32 +443,33 @@ class Output:
 
     def commit(self, names):
         """Move `names` in; a failure puts back what was there; a signal waits until every file is in."""
-        moved, _held[0] = [], []  # moved: (name, whether its old file went to NAME.old)
+        held, moved = [], []
+        handlers = {s: signal.signal(s, lambda signum, _: held.append(signum)) for s in SIGNALS}
         try:
             for name in names:
                 target = os.path.join(self.args.out, name)
-                moved.append((name, os.path.exists(target)))
-                if moved[-1][1]:
+                if os.path.exists(target):
                     os.replace(target, self.path(name + ".old"))
                 os.replace(self.path(name), target)
+                moved.append(target)
         except BaseException:
-            for name, had_old in reversed(moved):
+            for name in names:  # what went in out, what was there back
                 target = os.path.join(self.args.out, name)
-                if had_old and os.path.exists(self.path(name + ".old")):
+                if target in moved:
+                    os.remove(target)
+                if os.path.exists(self.path(name + ".old")):
                     os.replace(self.path(name + ".old"), target)
-                elif not had_old and not os.path.exists(self.path(name)):
-                    os.remove(target)  # it went in with nothing before it
             raise
         finally:
-            held, _held[0] = _held[0], None
+            for s, handler in handlers.items():
+                signal.signal(s, handler)
         self.committed = True
         if held:
             on_signal(held[0], None)
 
 
-# --- Checkpoints: the settings stored with the weights, checked before loading -------
+# --- Checkpoints and their settings
 def settings_of(args):
-    """The options that give a run's weights and numbers their meaning."""
     return {key: getattr(args, key) for key in ("hidden", "seq_width", "lag", "seed", "lr_schedule")}
 
 
@@ -543,46 +490,45 @@ def command(out, hidden, seq_width, lag, **_):
 
 
 def restore(saver, args, out):
-    """Load the checkpoint into `saver`'s variables, or raise a one-line UserError saying why not."""
-    prefix = checkpoint_prefix(args)
+    """Load the checkpoint into `saver`, or raise a one-line UserError saying why not."""
+    prefix, key = checkpoint_prefix(args), "settings/.ATTRIBUTES/VARIABLE_VALUE"
     try:
         reader = tf.train.load_checkpoint(prefix)
-        shapes, key = reader.get_variable_to_shape_map(), "settings/.ATTRIBUTES/VARIABLE_VALUE"
-        settings = json.loads(reader.get_tensor(key).decode()) if key in shapes else None
-    except Exception as exc:  # TF raises several kinds for a damaged file
-        raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
-    if settings is None or "LSTMCell/W/.ATTRIBUTES/VARIABLE_VALUE" not in shapes:
-        raise UserError(f"checkpoint {prefix} was not written by this sine_wave.py (an older one, with a Keras "
-                        f"LSTM, or another program); train it again with: {command(**vars(args))}")
-    wrong = [f"--{key.replace('_', '-')} {settings.get(key)}, not {getattr(args, key)}"
-             for key in ("hidden", "seq_width", "lag") if settings.get(key) != getattr(args, key)]
-    if wrong:  # another --lag, or a renamed file
-        raise UserError(f"checkpoint {prefix} was trained with {'; '.join(wrong)}; "
-                        f"use it with: {command(args.out, **settings)} --restore")
-    try:
+        names = reader.get_variable_to_shape_map()
+        settings = json.loads(reader.get_tensor(key).decode()) if key in names else None
+        if settings is None or "LSTMCell/W/.ATTRIBUTES/VARIABLE_VALUE" not in names:
+            raise UserError(f"checkpoint {prefix} was not written by this version of sine_wave.py; "
+                            f"train it again with: {command(**vars(args))}")
+        wrong = [f"--{opt.replace('_', '-')} {settings.get(opt)}, not {getattr(args, opt)}"
+                 for opt in ("hidden", "seq_width", "lag") if settings.get(opt) != getattr(args, opt)]
+        if wrong:  # another --lag, or a renamed file
+            raise UserError(f"checkpoint {prefix} was trained with {'; '.join(wrong)}; "
+                            f"use it with: {command(args.out, **settings)} --restore")
         saver.read(prefix).assert_existing_objects_matched().expect_partial()  # Adam's state is not needed
-    except Exception as exc:
+    except UserError:
+        raise
+    except Exception as exc:  # TF raises several kinds for a damaged file
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
     say(f"Restored {prefix}")
     out.restored_from = settings
 
 
-# --- How good is it: the test half against simple predictors -------------------------
+# --- How good is it: the test half against simple predictors
 def real_target_count(n_targets, offset, seq_width, lag, length):
-    """How many of the rows from `offset` have a target inside the sequence (not padding)."""
+    """How many rows from `offset` have a target inside the sequence, not padding."""
     return int(np.clip(length - (offset + seq_width + lag), 0, n_targets))
 
 
 def metrics_of(out, train_input, train_target, train_outs, test_input, test_target, test_outs, y):
     args, target = out.args, np.ravel(test_target)
     n = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
-    # The baselines: always zero; the window's last value; a least-squares linear map fitted on the training half
-    coef, *_ = np.linalg.lstsq(np.hstack([train_input, np.ones((len(train_input), 1))]), np.ravel(train_target),
-                               rcond=None)
-    preds = {"lstm": np.ravel(test_outs), "zero": np.zeros(len(test_input)), "last_value": test_input[:, -1],
-             "linear": np.hstack([test_input, np.ones((len(test_input), 1))]) @ coef}
+    # Baselines: always zero; the window's last value; a least-squares linear map fitted on the training half
+    ones = np.ones((len(train_input), 1))  # both halves have n_steps rows
+    coef = np.linalg.lstsq(np.hstack([train_input, ones]), np.ravel(train_target), rcond=None)[0]
+    preds = {"lstm": np.ravel(test_outs), "zero": 0 * target, "last_value": test_input[:, -1],
+             "linear": np.hstack([test_input, ones]) @ coef}
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
-    # Each test window against its nearest training window: the largest |difference| between them
+    # Each test window's largest |difference| from its nearest training window
     gaps = np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input[:n]])
     metrics = {
         "train_error": out.errors[-1] if out.errors else final_error,
@@ -610,31 +556,17 @@ def metrics_lines(m):
 
 
 def write_predictions(path, x, train_target, train_outs, test_target, test_outs):
-    """Both halves as CSV, every value written exactly (repr round-trips)."""
+    """Both halves as CSV, every value written exactly (a Python float's repr round-trips)."""
     n = len(train_target)
-    with open(path, "w") as f:
-        f.write("x,half,target,prediction\n")
-        for half, xs, target, outs in (("train", x[:n], train_target, train_outs),
-                                       ("test", x[n:2 * n], test_target, test_outs)):
-            for xi, t, p in zip(xs, np.ravel(target), np.ravel(outs)):
-                f.write(f"{float(xi)!r},{half},{float(t)!r},{float(p)!r}\n")
+    target = np.concatenate([train_target, test_target]).ravel().tolist()
+    prediction = np.concatenate([train_outs, test_outs]).ravel().tolist()
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["x", "half", "target", "prediction"])
+        writer.writerows(zip(x[:2 * n].tolist(), ["train"] * n + ["test"] * n, target, prediction))
 
 
-# --- The command line and main --------------------------------------------------------
-RULES = f"""\
-examples:
-  python sine_wave.py --restore              predict with the checkpoint in output/
-  python sine_wave.py --no-show --animate    no windows; also write training.gif
-
-rules:
-  --lag + --seq-width is at most 628, so the test half keeps at least one real target.
-  --restore needs a checkpoint written with the same --hidden, --seq-width and --lag.
-  --hidden is at most {MAX_HIDDEN}: above it the post's model's gradient explodes (docs/performance.md).
-  Where a display is available each figure opens in a window and the run waits until you
-  close it, as the post's plt.show() did; --no-show skips the windows (files are still written).
-"""
-
-
+# --- The command line and main
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, no usage block
@@ -651,54 +583,48 @@ def whole_number(low, high=None):
 
 
 def parse_args(argv=None):
-    p = Parser(prog="sine_wave.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RULES,
-               description="Train the LSTM of 'TensorFlow and Recurrent Neural Networks' (2016) to predict a\n"
-                           "bell-modulated sine wave, and save its figures, checkpoint and metrics.")
+    p = Parser(prog="sine_wave.py", description="The LSTM of 'TensorFlow and Recurrent Neural Networks' (2016).")
     add = p.add_argument
-    add("--epochs", metavar="N", type=whole_number(0), default=epochs,
-        help="full-sequence training updates; 0 plots and saves the untrained network (%(default)s)")
-    add("--hidden", metavar="N", type=whole_number(1, MAX_HIDDEN), default=num_hidden,
-        help="LSTM units, num_hidden (%(default)s)")
-    add("--seq-width", metavar="N", type=whole_number(1), default=seq_width,
+    add("--epochs", type=whole_number(0), default=epochs,
+        help="full-sequence training updates; 0 saves the untrained network (%(default)s)")
+    add("--hidden", type=whole_number(1, MAX_HIDDEN), default=num_hidden,
+        help=f"LSTM units, num_hidden, 1 to {MAX_HIDDEN} (%(default)s)")
+    add("--seq-width", type=whole_number(1), default=seq_width,
         help="values in each input window, seq_width (%(default)s)")
-    add("--lag", metavar="N", type=whole_number(0), default=lag,
-        help="steps past the window's end to the target (%(default)s)")
-    add("--seed", metavar="N", type=whole_number(0, 2**32 - 1), default=seed, help="same seed, same log (%(default)s)")
+    add("--lag", type=whole_number(0), default=lag, help="steps past the window's end to the target (%(default)s)")
+    add("--seed", type=whole_number(0, 2**32 - 1), default=seed, help="same seed, same log (%(default)s)")
     add("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
-        help="as-written (the default): what the post's chain does, 1e-2 then 5e-3; stepped: what it meant")
-    add("--out", metavar="DIR", default="output", help="folder for everything the run writes (%(default)s)")
-    add("--no-show", action="store_true", help="never open figure windows")
-    add("--restore", action="store_true", help="load the saved checkpoint instead of training, and predict with it")
-    add("--no-xla", action="store_true", help="run the step as a plain tf.function: no XLA compile at all")
-    add("--animate", action="store_true", help="also write training.gif: the output against the target as it trains")
+        help="as-written: what the post's chain does, 1e-2 then 5e-3; stepped: what it meant (%(default)s)")
+    add("--out", default="output", help="folder for everything the run writes (%(default)s)")
+    add("--no-show", action="store_true", help="open no figure windows (with a display, each waits until closed)")
+    add("--restore", action="store_true", help="predict with the saved checkpoint instead of training")
+    add("--no-xla", action="store_true", help="run the step as a plain tf.function, without XLA")
+    add("--animate", action="store_true", help="also write training.gif, the output as it trains")
     args = p.parse_args(argv)
     length = len(gen_seq()[0])
     most = length - length // 2 - 1  # the first test target, y[n_steps + seq_width + lag], must exist
     if args.lag + args.seq_width > most:
         p.error(f"argument --lag/--seq-width: --lag {args.lag} plus --seq-width {args.seq_width} is "
                 f"{args.lag + args.seq_width}; at most {most} leaves the test half a real target")
-    if not args.out:
-        p.error("argument --out: expected a folder name, got ''")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        p.error(f"argument --out: {args.out!r} is a file, not a folder")
-    try:
-        args.out.encode("utf-8")
-    except UnicodeEncodeError:
+    if not args.out or os.path.exists(args.out) and not os.path.isdir(args.out):
+        p.error(f"argument --out: {args.out!r} is not a folder")
+    if args.out.encode(errors="replace").decode() != args.out:  # surrogates: bytes that are not UTF-8
         p.error(f"argument --out: {ascii(args.out)} is not valid UTF-8, which TensorFlow's file functions need")
     return args
 
 
 def main(argv=None):
-    """Run the post; return the exit status. An error is one line on stderr and leaves --out as it was."""
+    """Run the post; return the exit status. An error is one line on stderr; --out is left as it was."""
     args = parse_args(argv)
     previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
     out, code = None, 0
     try:
         prefix = checkpoint_prefix(args)
         if args.restore and not os.path.exists(prefix + ".index"):  # before anything is made
-            raise UserError(f"no checkpoint at {prefix} (looked for {prefix}.index); "
+            raise UserError(f"no checkpoint at {prefix}.index; "
                             f"create it with: {command(**vars(args))}")
-        out = Output(args, show=load_pyplot(show=not args.no_show))
+        load_pyplot(show=not args.no_show)
+        out = Output(args)
         run(args, out)
     except UserError as exc:
         code = fail(*exc.args)
@@ -706,11 +632,11 @@ def main(argv=None):
         code = fail(f"cannot write the results to {args.out}: {exc}; earlier results there are untouched")
     except KeyboardInterrupt as exc:  # SIGTERM and SIGHUP too (on_signal)
         signum = exc.args[0] if exc.args else signal.SIGINT
-        where = f" at epoch {out.epoch} of {args.epochs}" if out and out.epoch is not None else ""
+        where = f" at epoch {len(out.errors)} of {args.epochs}" if out and out.training else ""
         done = (f"the results were already written to {args.out}" if out and out.committed
                 else f"nothing written, earlier results in {args.out} untouched")
         code = fail(f"interrupted by {signal.Signals(signum).name}{where}; {done}", 128 + signum)
-    except Exception as exc:  # TensorFlow's own errors (an XLA compile failure, an op that cannot run)
+    except Exception as exc:  # TensorFlow's own (an XLA compile failure, an op that cannot run)
         if not type(exc).__module__.startswith(("tensorflow", "keras")):
             raise
         hint = "" if args.no_xla else "; if XLA is the problem, run with --no-xla"
@@ -724,9 +650,8 @@ def main(argv=None):
 
 
 def fail(message, code=1):
-    status(None)
     with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()  # the log's last lines before the error (may fail: a full or closed stdout)
+        sys.stdout.flush()  # the log's last lines before the error
     with contextlib.suppress(OSError, ValueError):
         print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
     return code

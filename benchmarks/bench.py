@@ -50,7 +50,7 @@ def child(hidden, epochs, xla):
         float(train_op(*feed)[0])
         waited.append(time.perf_counter() - started)
     args = argparse.Namespace(no_xla=not xla, animate=False, epochs=epochs)
-    out = argparse.Namespace(seconds=[], errors=[], frames=[], epoch=None)
+    out = argparse.Namespace(seconds=[], errors=[], frames=[], training=False)
     sw.say = lambda line: None
     with sw.EpochLog(args, out) as log:  # as sine_wave.run() runs it: step i + 1 queued before epoch i is read
         for i in range(epochs):

@@ -1,11 +1,8 @@
-"""Wherever the post's readers run it: a notebook kernel, any Keras set-up, a terminal; XLA or not."""
+"""Wherever the post's readers run it: a notebook kernel, any Keras set-up; XLA or not."""
 
 import json
 import os
-import pty
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -115,26 +112,3 @@ def test_animate_writes_a_gif_of_training(trained, tmp_path):
     assert f"Wrote {tmp_path / 'training.gif'}" in proc.stdout
     # Without --animate (the default run), no GIF, and the run's other files are the same set.
     assert sorted(os.listdir(trained[1])) == sorted(set(os.listdir(tmp_path)) - {"training.gif"})
-
-
-def test_a_terminal_is_told_what_the_start_waits_on(tmp_path):
-    main, side = pty.openpty()
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--epochs", "2", "--out", str(tmp_path)],
-                            env=script_env(), stdout=subprocess.PIPE, stderr=side, text=True)
-    os.close(side)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the other end closed
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout, _ = proc.communicate(timeout=120)
-    os.close(main)
-    assert proc.returncode == 0
-    text = seen.decode()
-    assert "sine_wave.py: loading TensorFlow..." in text and "compiling the training step with XLA..." in text
-    assert text.endswith("\r\x1b[K")  # erased, nothing left on the line
-    assert stdout.startswith("Epoch 0: ")  # the log itself is unchanged

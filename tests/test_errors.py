@@ -220,10 +220,12 @@ def test_interrupting_training(earlier, signum, status):
 
 def test_interrupting_while_tensorflow_loads(earlier):
     folder, before = earlier
-    proc = start_script("--no-show", "--out", folder)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "sine_wave.py"), "--no-show", "--out", str(folder)],
+                            env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         time.sleep(1.0)  # past start-up, well inside `import tensorflow` (seconds)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the stderr filter gets none
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
@@ -344,12 +346,12 @@ def test_a_checkpoint_without_settings_is_named_as_such(tf, main, tmp_path):
     net = sine_wave.Network()
     tf.train.Checkpoint(W=net.W, b=net.b).write(str(tmp_path / CKPT))
     proc = main("--restore", "--no-show", "--out", tmp_path)
-    one_line_error(proc, 1, "not written by this sine_wave.py", "python sine_wave.py --out")
+    one_line_error(proc, 1, "not written by this version of sine_wave.py", "python sine_wave.py --out")
     # The previous version's checkpoint: settings, but a Keras LSTM where 0.7's LSTMCell should be.
     settings = tf.Variable('{"hidden": 10, "seq_width": 10, "lag": 60}')
     tf.train.Checkpoint(lstm=tf.train.Checkpoint(kernel=tf.Variable(tf.zeros((10, 40)))), W=net.W, b=net.b,
                         settings=settings).write(str(tmp_path / CKPT))
-    one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1, "not written by this", "Keras LSTM")
+    one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1, "not written by this version")
 
 
 def test_a_big_network_trains(main, tmp_path):
@@ -372,6 +374,17 @@ def test_closed_streams(tmp_path, redirect):
     assert proc.returncode == 0, proc.stderr
     assert "cannot" not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "metrics.json").is_file()
+
+
+def test_a_closed_pipe_ends_the_run_like_a_full_stdout(earlier):
+    folder, before = earlier
+    proc = start_script("--no-show", "--epochs", "300", "--out", folder)
+    assert proc.stdout.readline().startswith("Epoch 0: ")
+    proc.stdout.close()  # the reader goes away, as `| head -1` does
+    proc.stdout = None
+    _, proc.stderr = proc.communicate(timeout=120)
+    one_line_error(proc, 1, "cannot write the log to standard output", "Broken pipe")
+    assert snapshot(folder) == before
 
 
 def test_a_full_stdout_is_named(earlier):

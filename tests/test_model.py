@@ -165,7 +165,7 @@ def test_the_story_sets_the_rate_before_every_step_and_logs_each_epoch(tf, tmp_p
 
 def test_a_non_finite_error_stops_the_log(tf, tmp_path):
     args = sine_wave.parse_args(["--no-show", "--epochs", "10", "--out", str(tmp_path)])
-    out = sine_wave.Output(args, show=False)
+    out = sine_wave.Output(args)
     values, lines = iter([3.0, 2.0, float("nan"), 1.0]), []
     sine_wave.say, say = lines.append, sine_wave.say
     try:
@@ -177,7 +177,7 @@ def test_a_non_finite_error_stops_the_log(tf, tmp_path):
         sine_wave.say = say
         shutil.rmtree(out.dir)
     assert lines == ["Epoch 0: 3.00000", "Epoch 1: 2.00000"]
-    assert out.epoch == 2 and len(out.seconds) == 3
+    assert out.training and len(out.errors) == 2 and len(out.seconds) == 3
     assert tf.config.experimental.get_synchronous_execution()  # the async mode ended with the error
     assert os.listdir(tmp_path) == []  # the scratch folder is gone
 
@@ -231,7 +231,7 @@ def test_overlapped_epochs_change_no_number_and_end_their_async_mode(tf, feed, t
         net = Network(seed=5)
         optimizer = adam(net)
         step = make_train_op(net, optimizer)
-        out = sine_wave.Output(args, show=False)
+        out = sine_wave.Output(args)
         say, sine_wave.say = sine_wave.say, lambda line: None
         try:
             if overlapped:
