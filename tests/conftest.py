@@ -37,9 +37,10 @@ def run_script(*args, cwd=None, timeout=300, **env):
 
 
 def start_script(*args, **env):
-    """Start `python sine_wave.py ARGS` in the background, its output piped."""
+    """Start `python sine_wave.py ARGS` in the background, its output piped, in a process group of its own
+    (as a terminal's foreground job: `os.killpg` then signals it as Ctrl-C does)."""
     return subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)], env=script_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def snapshot(folder):

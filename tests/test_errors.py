@@ -220,9 +220,7 @@ def test_interrupting_training(earlier, signum, status):
 
 def test_interrupting_while_tensorflow_loads(earlier):
     folder, before = earlier
-    proc = subprocess.Popen([sys.executable, str(ROOT / "sine_wave.py"), "--no-show", "--out", str(folder)],
-                            env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_script("--no-show", "--out", folder)
     try:
         time.sleep(1.0)  # past start-up, well inside `import tensorflow` (seconds)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the stderr filter gets none
