@@ -1,9 +1,7 @@
 """TensorFlow and Recurrent Neural Networks (Maksim An, 2016-03-10), on today's TensorFlow.
 
-The post's six code blocks in its order, under its names, computing what TF 0.7 computed; below
-the fence, what the post does not have. README.md maps each block and lists every difference.
-
-    python sine_wave.py    # train, print the log, write output/ (--help: the options)
+The post's six code blocks in its order, under its names, computing what TF 0.7 computed; below the
+fence, what the post does not have. README.md maps each block and lists every difference.
 """
 
 import math
@@ -45,9 +43,10 @@ class LSTMCell:
     """rnn_cell.LSTMCell(num_hidden, seq_width, initializer=initializer) as TF 0.7 had it (no peepholes)."""
 
     def __init__(self, num_hidden, seq_width, initializer):
-        # One matrix over [input, h_prev] for the four gates i, j, f, o, drawn from `initializer`; a zero bias
-        self.W = tf.Variable(initializer([seq_width + num_hidden, 4 * num_hidden]), name="LSTMCell/W")
-        self.B = tf.Variable(tf.zeros([4 * num_hidden]), name="LSTMCell/B")
+        # One matrix over [input, h_prev] for the four gates i, j, f, o, drawn from `initializer`; a zero bias.
+        # 0.7 named them RNN/LSTMCell/W_0 and RNN/LSTMCell/B (docs/tf07.md), as the checkpoint does.
+        self.W = tf.Variable(initializer([seq_width + num_hidden, 4 * num_hidden]), name="RNN/LSTMCell/W_0")
+        self.B = tf.Variable(tf.zeros([4 * num_hidden]), name="RNN/LSTMCell/B")
         self.num_hidden = num_hidden
 
     def zero_state(self):
@@ -98,15 +97,27 @@ class Network:
 # --- Post block 3: "Our goal is to make a prediction what is the value going to be in lag steps,
 # based on seq_width number of previous steps"
 def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
-    # Row k, position i = offset + k: window y[i : i + seq_width], target y[i + seq_width + lag];
-    # zeros past the end of y, as the post's loop appended (its ragged list fails in NumPy >= 1.24).
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    padded = np.zeros(max(offset + n_steps + seq_width + lag, len(y)) + 1)
-    padded[: len(y)] = y
-    windows = np.lib.stride_tricks.sliding_window_view(padded, seq_width)
-    seq_input = windows[offset : offset + n_steps].copy()
-    seq_target = padded[offset + seq_width + lag : offset + seq_width + lag + n_steps]
-    return seq_input, seq_target.reshape(-1, 1)
+    y = np.ravel(y)  # one number per step: with the post's (N, 1) y the padded list is ragged (README: differences)
+    seq_input = []
+    seq_target = []
+
+    for i in range(offset, offset + n_steps):
+        window = []
+        for j in range(seq_width):
+            if i + j < len(y):
+                window.append(y[i + j])
+            else:
+                window.append(0)
+        seq_input.append(window)
+        if i + lag + seq_width < len(y):
+            seq_target.append(y[i + lag + seq_width])
+        else:
+            seq_target.append(0)
+
+    seq_input = np.reshape(np.array(seq_input), (-1, seq_width))
+    seq_target = np.reshape(np.array(seq_target), (-1, 1))
+
+    return seq_input, seq_target
 
 
 # --- Post block 4: "Lets generate inputs and targets and feed them to our rnn" (the calls are in run())
@@ -172,13 +183,11 @@ def plot_training_complete(ax, x_train, train_target, train_outs, x_test, test_t
 def run(args, out):
     """The post, start to finish. `out` (below the fence) keeps each file, to move all in at the end."""
     xla = not args.no_xla
-    # Post block 1: the sequence, shown before TensorFlow loads
+    # Post block 2: import tensorflow as tf, then x, y = gen_seq() (block 1), which plotted the sequence
+    load_tensorflow(xla)
     x, y = gen_seq()
     out.figure("sequence.png", plot_sequence, x, y)
     plt.show()
-
-    # Post block 2: the graph
-    load_tensorflow(xla)  # import tensorflow as tf
     n_steps = len(x) // 2  # the post's len(x)/2 was Python 2 integer division
     net = Network(args.hidden, args.seq_width, args.seed)
 
@@ -188,7 +197,7 @@ def run(args, out):
     feed = tf.constant(train_input, tf.float32), tf.constant(train_target, tf.float32)
     output = tf.function(net, jit_compile=xla, autograph=False)  # session.run(output, feed_dict=feed)
     if args.restore:  # the author's is_training = False: weights from the checkpoint, no training
-        restore(checkpoint(net, args), args, out)
+        restore(checkpoint(net, args), args)
     else:
         net_outs = output(feed[0]).numpy()
         out.figure("sequence-and-network-output.png", plot_untrained, x[:n_steps], train_target, net_outs,
@@ -202,12 +211,12 @@ def run(args, out):
 
         # Post block 6: 100 epochs, then the checkpoint
         saver = checkpoint(net, args, optimizer)  # saver = tf.train.Saver()
-        with EpochLog(args, out) as log:
-            for i in range(args.epochs):
-                new_lr = LR_SCHEDULES[args.lr_schedule](i)
-                lr.assign(new_lr)  # session.run(tf.assign(lr, new_lr))
-                err, net_outs = train_op(*feed)
-                log("Epoch %d: %1.5f", i, err, net_outs)  # print('Epoch %d: %1.5f') % (i, err)
+        for i in range(args.epochs):
+            new_lr = LR_SCHEDULES[args.lr_schedule](i)
+            lr.assign(new_lr)  # session.run(tf.assign(lr, new_lr))
+            err, net_outs = train_op(*feed)
+            print('Epoch %d: %1.5f' % (i, err))
+            out.epoch(i, err)  # not in the post: time the epoch, stop on a NaN
         out.save(saver, f"sine-wave-rnn-{args.hidden}-{args.seq_width}-0")  # saver.save(..., global_step=0)
 
     # Post block 6, continued: the trained network on both halves
@@ -225,11 +234,15 @@ def run(args, out):
 # ===========================================================================
 # Everything the post does not have: the plumbing, below this fence.
 # ===========================================================================
-import argparse, contextlib, csv, json, os, shlex, shutil, signal, subprocess, sys, tempfile, time  # noqa: E401, E402
+import argparse, atexit, contextlib, glob, hashlib, json, os, platform, re, shlex, shutil, signal, subprocess, sys  # noqa
+import tempfile, time  # noqa: E402
 
 WIDE = (12, 7)  # the post's trained-network figures are wide
-MAX_HIDDEN = 1024  # above, the first gradient overflows (docs/performance.md)
+MAX_HIDDEN = 1024  # the largest size tested; at 2048 the first gradient's norm overflows (docs/performance.md)
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+# What a run writes besides its checkpoint; each run replaces them all, so --out shows one run
+RESULTS = ("sequence.png", "sequence-and-network-output.png", "training-complete.png", "training-error.png",
+           "metrics.json", "predictions.csv", "training.gif")  # the last two: earlier versions' only
 
 
 class UserError(Exception):
@@ -240,141 +253,158 @@ def first_line(exc):
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def say(line):
-    """Print a line of the log at once, even into a pipe or a file."""
-    try:
-        print(line, flush=True)
-    except OSError as exc:  # a full disk, a closed pipe (`| head`)
-        raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
-
-
-# --- A quiet start-up
-# C++ lines TF prints on a CPU-only machine whatever TF_CPP_MIN_LOG_LEVEL says (docs/robustness.md)
+# --- A quiet console
+# Lines TF prints on a CPU-only machine whatever TF_CPP_MIN_LOG_LEVEL says, and as it loads a cached program
 TF_NOISE = (r"WARNING: All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on"
             r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard"
             r"|To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory"
             r"|computation placer already registered|TF-TRT Warning|XLA service .* initialized for platform"
-            r"|StreamExecutor (device )?[\[(]\d+[\])]: Host|Compiled cluster using XLA")
-# A helper process forwards the rest as it comes: a message survives TF dying mid-start
+            r"|StreamExecutor (device )?[\[(]\d+[\])]: Host|Compiled cluster using XLA"
+            r"|Error parsing text-format tensorflow.XlaSerializedCacheEntry|feature \+prefer-no-(scatter|gather) is not"
+            r"|^mkdir -p failed for path .*matplotlib")  # Matplotlib's next line says what it did instead
+# A helper process forwards the rest as it comes, so a message survives TF dying
 FILTER = ("import re, sys\nfor line in sys.stdin.buffer:\n"
           "    if line.strip() and not re.search(sys.argv[1], line.decode(errors='replace')):\n"
           "        sys.stderr.buffer.write(line); sys.stderr.buffer.flush()\n")
 XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequence-long copies (docs/performance.md)
 
 
-def load_tensorflow(xla=False):
-    """`import tensorflow as tf`, once and quietly; with `xla`, XLA's first compile too."""
-    global tf
-    if tf is not None:
-        return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # INFO off; warnings, errors on
-    os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
-    flags = os.environ.get("XLA_FLAGS")
+@contextlib.contextmanager
+def quiet_stderr():
+    """File descriptor 2, where TF's C++ lines go, through FILTER."""
     sys.stderr.flush()
     child = subprocess.Popen([sys.executable, "-I", "-S", "-c", FILTER, TF_NOISE], stdin=subprocess.PIPE,
-                             start_new_session=True)
+                             start_new_session=True)  # a terminal's Ctrl-C reaches the script alone
     saved = os.dup(2)
     os.dup2(child.stdin.fileno(), 2)
     try:
-        try:
-            import tensorflow
-
-            tensorflow.config.list_logical_devices()  # device start-up (cuInit) prints here
-        except Exception as exc:  # ImportError, or a broken install failing its own way
-            raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {first_line(exc)}); "
-                            "install it with: pip install -r requirements.txt") from None
-        # XLA reads XLA_FLAGS once; TF < 2.19 aborts on this flag; the user's own setting wins
-        v = tuple(map(int, tensorflow.__version__.split(".")[:2]))
-        if xla and v >= (2, 19) and "region_analysis" not in (flags or ""):
-            os.environ["XLA_FLAGS"] = f"{flags or ''} {XLA_COPY_FLAG}".strip()
-        if xla:  # XLA's first compile prints start-up lines too
-            tensorflow.function(lambda: tensorflow.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
+        yield
     finally:
+        sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
         child.stdin.close()
         child.wait()
-        os.environ.pop("XLA_FLAGS", None) if flags is None else os.environ.update(XLA_FLAGS=flags)
+
+
+class Log:
+    """sys.stdout during a run: a line that cannot be written is one UserError."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except OSError as exc:  # a full disk, a closed pipe (`| head`)
+            raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
+
+
+def with_flag(name, flag):
+    """Environment variable `name` (XLA_FLAGS, TF_XLA_FLAGS) plus `flag`, unless it names a file of flags."""
+    user = os.environ.get(name, "").strip()
+    return f"{user} {flag}".strip() if not user or user.startswith("-") else user
+
+
+def load_tensorflow(xla=False):
+    """`import tensorflow as tf`, once; with `xla`, the compile cache and XLA's first compile."""
+    global tf, cache
+    if tf is not None:
+        return tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # errors only: the script reports every failure itself
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
+    before = {name: os.environ.get(name) for name in ("XLA_FLAGS", "TF_XLA_FLAGS")}
+    try:
+        try:
+            import tensorflow
+
+            # Read as devices start, XLA_FLAGS at the first compile; TF < 2.19 aborts on it; the user's setting wins
+            if xla and tuple(map(int, tensorflow.__version__.split(".")[:2])) >= (2, 19) and \
+                    "region_analysis" not in os.environ.get("XLA_FLAGS", ""):
+                os.environ["XLA_FLAGS"] = with_flag("XLA_FLAGS", XLA_COPY_FLAG)
+            cache = CompileCache(tensorflow.__version__) if xla else None
+            tensorflow.config.list_logical_devices()
+        except Exception as exc:  # ImportError, or a broken install failing its own way
+            raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {first_line(exc)}); "
+                            "install it with: pip install -r requirements.txt") from None
+        if xla:
+            tensorflow.function(lambda: tensorflow.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
+    finally:
+        for name, value in before.items():
+            os.environ.pop(name, None) if value is None else os.environ.update({name: value})
     tensorflow.config.experimental.enable_op_determinism()
     tf = tensorflow
     return tf
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class CompileCache:
+    """XLA's programs kept between runs (README: the compile cache), TF reading and writing a folder of the run's
+    own: only entries whose SHA-256 matches their name go in; new ones come out at the end."""
+
+    def __init__(self, tf_version):
+        self.run, self.known = None, set()
+        if "persistent_cache" in os.environ.get("TF_XLA_FLAGS", ""):
+            return  # the user's own cache, or none (an empty directory)
+        cpu = [line for line in open("/proc/cpuinfo") if line.startswith("flags")][:1] \
+            if os.path.exists("/proc/cpuinfo") else platform.processor()
+        key = json.dumps([tf_version, platform.machine(), cpu, os.environ.get("XLA_FLAGS"), os.environ.get("TF_XLA_FLAGS")])
+        root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        self.home = os.path.join(root, "sine_wave", "xla-" + hashlib.sha256(key.encode()).hexdigest()[:16])
+        with contextlib.suppress(OSError):
+            os.makedirs(self.home, exist_ok=True)
+            if shutil.disk_usage(self.home).free < 256 << 20:  # TF fails a compile it cannot write down
+                return
+            self.run = tempfile.mkdtemp(prefix=".run-", dir=self.home)
+            for path in sorted(glob.glob(os.path.join(self.home, "*.sha256-*"))):
+                name, digest = os.path.basename(path).rsplit(".sha256-", 1)
+                if sha256(path) != digest:
+                    os.remove(path)  # damaged: compiled afresh
+                else:
+                    shutil.copyfile(path, os.path.join(self.run, name))
+            self.known = set(os.listdir(self.run))
+            os.environ["TF_XLA_FLAGS"] = with_flag("TF_XLA_FLAGS", f"--tf_xla_persistent_cache_directory={self.run}")
+
+    def keep(self):
+        """Each program TF wrote into the cache under its checksum (TF makes the folder again if it needs it)."""
+        with contextlib.suppress(OSError, TypeError):
+            for name in set(os.listdir(self.run)) - self.known:
+                if name.endswith(".pb"):  # not a half-written .tmp
+                    path = os.path.join(self.run, name)
+                    os.replace(path, os.path.join(self.home, f"{name}.sha256-{sha256(path)}"))
+                    self.known.add(name)
+            shutil.rmtree(self.run, ignore_errors=True)
+
+
+cache = None
 
 
 # --- Figures
 def load_pyplot(show):
     """`import matplotlib.pylab as plt`; without `show`, on a backend that opens no window."""
     global plt
-    import matplotlib
+    try:
+        import matplotlib
 
-    if not show:
-        matplotlib.use("agg")
-    import matplotlib.pyplot as plt
-
-
-LEGEND = dict(loc="outside lower center", ncols=4, frameon=False)  # below the axes, off the curves
+        if not show:
+            matplotlib.use("agg")
+        import matplotlib.pyplot as plt
+    except Exception as exc:  # a bad MPLBACKEND, a broken install
+        raise UserError(f"cannot load Matplotlib ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def plot_training_error(ax, errors):
     ax.semilogy(range(len(errors)), errors, "b.-", label="error = sqrt(sum((output - target)^2))")
-    ax.set(title=f"Training error per epoch, {len(errors)} epochs", xlabel="epoch", ylabel="error (log scale)")
-
-
-def animate_training(path, x, train_target, frames):
-    """training.gif: the output against the target, one frame per recorded epoch."""
-    from matplotlib.animation import PillowWriter
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4), layout="constrained")
-    ax = fig.subplots()
-    ax.plot(x, train_target, "b-", label="target")
-    (line,) = ax.plot(x, frames[0][1], "g--", label="output")
-    ax.set(xlabel="x", ylabel="y")
-    fig.legend(**LEGEND)
-    with PillowWriter(fps=8).saving(fig, path, dpi=80) as writer:
-        for i, outs in frames:
-            line.set_ydata(outs)
-            ax.set_title(f"Training, epoch {i}")
-            writer.grab_frame()
-
-
-# --- The training log
-class EpochLog:
-    """The post's print of each epoch, timed, NaN-checked; after epoch 0, TF's async mode (docs/performance.md)."""
-
-    def __init__(self, args, out):
-        self.args, self.out, self.pending, self.last = args, out, None, time.perf_counter()
-
-    def __enter__(self):
-        self.out.training, self.was_sync = True, tf.config.experimental.get_synchronous_execution()
-        return self
-
-    def __call__(self, line, i, err, net_outs):
-        self.flush()
-        self.pending = line, i, err, net_outs
-        if i == 0:  # it traced and compiled the step: nothing to overlap yet
-            self.flush()
-            tf.config.experimental.set_synchronous_execution(False)
-
-    def flush(self):
-        if self.pending:
-            (line, i, err, net_outs), self.pending = self.pending, None
-            err, now = float(err), time.perf_counter()
-            self.out.seconds.append(now - self.last)
-            self.last = now
-            if not math.isfinite(err):
-                raise UserError(f"the training error became {err} at epoch {i}; training stopped, nothing written")
-            if self.args.animate and (i % 4 == 0 or i == self.args.epochs - 1):
-                self.out.frames.append((i, net_outs.numpy()))
-            self.out.errors.append(err)
-            say(line % (i, err))
-
-    def __exit__(self, exc_type, *exc):
-        try:
-            if exc_type is None:
-                self.flush()
-                self.out.training = False
-        finally:
-            tf.config.experimental.set_synchronous_execution(self.was_sync)  # waits for what is queued
+    ax.set_title(f"Training error per epoch, {len(errors)} epochs")
+    ax.yaxis.set_major_formatter("{x:g}")  # 40, not 4 x 10^1
+    ax.yaxis.set_minor_formatter("{x:g}")
 
 
 # --- Safe saving: all or nothing
@@ -384,76 +414,106 @@ def on_signal(signum, frame):
     raise KeyboardInterrupt(signum)
 
 
+def hold_signals():
+    """From now on SIGINT, SIGTERM and SIGHUP are noted in the list returned, not acted on."""
+    held = []
+    for s in SIGNALS:
+        signal.signal(s, lambda signum, _: held.append(signum))
+    return held
+
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock (docs/robustness.md)
+    fcntl = None
+
+
 class Output:
     """What a run writes: each file into a scratch folder in --out, all moved in once the run succeeds."""
 
     def __init__(self, args):
-        self.args, self.started, self.committed = args, time.perf_counter(), False
-        self.names, self.errors, self.seconds, self.frames = [], [], [], []
-        self.training, self.restored_from = False, None
-        try:
-            os.makedirs(args.out, exist_ok=True)
-            self.dir = tempfile.mkdtemp(prefix=".sine_wave-", dir=args.out)
-        except OSError as exc:
-            raise UserError(f"argument --out: cannot write to {args.out!r} ({exc.strerror or exc})", 2) from None
+        self.args, self.dir, self.committed, self.restored = args, None, False, None
+        self.names, self.errors, self.started = [], [], time.perf_counter()
 
     def path(self, name):
+        if self.dir is None:  # at the first file, once TensorFlow (which can abort the process) has loaded
+            out, longest = self.args.out, f"{checkpoint_name(self.args)}_temp-part-00000-of-00001.data-00000-of-00001.tempstate{'0' * 20}"
+            try:
+                os.makedirs(out, exist_ok=True)
+                self.dir = tempfile.mkdtemp(prefix=".sine_wave-", dir=out)
+                open(self.path(longest), "w").close()  # as long as the longest path TF's checkpoint writer makes
+                os.remove(self.path(longest))
+            except OSError as exc:
+                raise UserError(f"argument --out: cannot write to {out!r} ({exc.strerror or exc})", 2) from None
         return os.path.join(self.dir, name)
 
     def figure(self, name, plot, *data, figsize=(8, 6)):
-        """Draw `name` in pyplot, for the next plt.show(), and save it."""
-        fig = plt.figure(num=name, figsize=figsize, clear=True, layout="constrained")
+        """Draw `name` in pyplot, for the next plt.show(); save it."""
+        fig = plt.figure(num=name, figsize=figsize, clear=True)
         ax = fig.subplots()
-        ax.set(xlabel="x", ylabel="y")
         plot(ax, *data)
-        fig.legend(**LEGEND)
+        ax.set(xlabel=ax.get_xlabel() or "x", ylabel=ax.get_ylabel() or "y")
+        fig.legend(loc="lower center", ncols=4, frameon=False)  # below the axes, in margins of fixed inches:
+        fig.subplots_adjust(left=0.8 / figsize[0], right=1 - 0.3 / figsize[0], bottom=1 / figsize[1],
+                            top=1 - 0.45 / figsize[1])  # a layout engine costs more
         fig.savefig(self.path(name), dpi=100)
         if plt.get_backend().lower() == "agg":  # no window will show it: let it go
             plt.close(fig)
         self.names.append(name)
 
+    def epoch(self, i, err):
+        err = float(err)
+        if not math.isfinite(err):
+            raise UserError(f"the training error became {err} at epoch {i}; training stopped")
+        self.errors.append(err)
+
     def save(self, saver, name):
         try:
             saver.write(self.path(name))
         except Exception as exc:  # TF's own (a full disk: ResourceExhaustedError)
-            raise OSError(f"writing the checkpoint failed: {first_line(exc)}") from None
+            message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first_line(exc))
+            raise OSError(f"writing the checkpoint failed: {message}") from None
         self.names += [name + ".index", name + ".data-00000-of-00001"]
 
     def finish(self, x, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-        """The error figure, the GIF and the metrics; then every file into --out."""
-        if not self.args.restore:
+        """The error figure and the metrics, then every file into --out."""
+        if self.errors:
             self.figure("training-error.png", plot_training_error, self.errors)
-        if self.frames:
-            animate_training(self.path("training.gif"), x[:len(train_input)], train_target, self.frames)
-            self.names.append("training.gif")
-        metrics = metrics_of(self, train_input, train_target, train_outs, test_input, test_target, test_outs, y)
-        for line in metrics_lines(metrics):
-            say(line)
+        options = {**settings_of(self.args), "epochs": self.args.epochs, **(self.restored or {})}
+        metrics = metrics_of(self.errors, {**options, "xla": not self.args.no_xla}, bool(self.restored), y,
+                             train_input, train_target, train_outs, test_input, test_target, test_outs)
+        print("\n".join(metrics_lines(metrics)))
         with open(self.path("metrics.json"), "w") as f:
             f.write(json.dumps(metrics, indent=2) + "\n")
-        write_predictions(self.path("predictions.csv"), x, train_target, train_outs, test_target, test_outs)
-        self.names += ["metrics.json", "predictions.csv"]
-        self.commit(sorted(self.names, key=lambda n: n.endswith(".index")))  # .index, --restore's mark, last
+        self.names.append("metrics.json")
+        gone = self.commit()
         for name in self.names:
-            say(f"Wrote {os.path.join(self.args.out, name)}")
-        first, *rest = self.seconds or [None]
-        say(f"Finished in {time.perf_counter() - self.started:.1f} s" + (
-            f": the first epoch {first:.2f} s (tracing and compiling the step)" if first else "") + (
-            f", then {1000 * float(np.median(rest)):.1f} ms per epoch (median)" if rest else ""))
+            print(f"Wrote {os.path.join(self.args.out, name)}")
+        for name in gone:
+            print(f"Removed {os.path.join(self.args.out, name)}: an earlier run's, and this run made none")
+        print(f"Finished in {time.perf_counter() - self.started:.1f} s")
 
-    def commit(self, names):
-        """Move `names` in; a failure puts back what was there; a signal waits until every file is in."""
-        held, moved = [], []
-        handlers = {s: signal.signal(s, lambda signum, _: held.append(signum)) for s in SIGNALS}
+    def commit(self):
+        """The new files in, an earlier run's others out; a failure puts all back; a signal waits. Returns what went."""
+        names = sorted(self.names, key=lambda n: n.endswith(".index"))  # .index, --restore's mark, last
+        gone = [n for n in RESULTS if n not in names and os.path.lexists(os.path.join(self.args.out, n))]
+        held, moved, folder = hold_signals(), [], os.open(self.args.out, os.O_RDONLY)
         try:
-            for name in names:
+            if fcntl:
+                fcntl.flock(folder, fcntl.LOCK_EX)  # one run moves files in at a time
+            for name in gone + names:
                 target = os.path.join(self.args.out, name)
-                if os.path.exists(target):
+                if os.path.islink(target) or os.path.lexists(target) and not os.path.isfile(target):  # the user's
+                    raise UserError(f"argument --out: {target} is not a file this script wrote; move it away", 2)
+                if os.path.lexists(target):
                     os.replace(target, self.path(name + ".old"))
-                os.replace(self.path(name), target)
-                moved.append(target)
+                if name in names:
+                    os.replace(self.path(name), target)
+                    moved.append(target)
+            self.committed = True
+            shutil.rmtree(self.dir, ignore_errors=True)  # the earlier files with it
         except BaseException:
-            for name in names:  # what went in out, what was there back
+            for name in gone + names:  # what went in out, what was there back
                 target = os.path.join(self.args.out, name)
                 if target in moved:
                     os.remove(target)
@@ -461,11 +521,12 @@ class Output:
                     os.replace(self.path(name + ".old"), target)
             raise
         finally:
-            for s, handler in handlers.items():
-                signal.signal(s, handler)
-        self.committed = True
+            os.close(folder)  # the lock with it
+            for s in SIGNALS:
+                signal.signal(s, on_signal)
         if held:
             on_signal(held[0], None)
+        return gone
 
 
 # --- Checkpoints and their settings
@@ -476,53 +537,58 @@ def settings_of(args):
 def checkpoint(net, args, optimizer=None):
     """tf.train.Saver(): the post's variables under 0.7's names, Adam's state, and the run's settings."""
     settings = tf.Variable(json.dumps({**settings_of(args), "epochs": args.epochs}, sort_keys=True), trainable=False)
-    parts = {"LSTMCell": tf.train.Checkpoint(W=net.cell.W, B=net.cell.B), "W": net.W, "b": net.b}
-    return tf.train.Checkpoint(**parts, settings=settings, **({"optimizer": optimizer} if optimizer else {}))
+    rnn = tf.train.Checkpoint(LSTMCell=tf.train.Checkpoint(W_0=net.cell.W, B=net.cell.B))
+    return tf.train.Checkpoint(RNN=rnn, W=net.W, b=net.b, settings=settings, **({"optimizer": optimizer} if optimizer else {}))
 
 
-def checkpoint_prefix(args):
-    return os.path.join(args.out, f"sine-wave-rnn-{args.hidden}-{args.seq_width}-0")
+def checkpoint_name(args):
+    return f"sine-wave-rnn-{args.hidden}-{args.seq_width}-0"
 
 
 def command(out, hidden, seq_width, lag, **_):
-    """The command line that writes, or fits, a checkpoint of these settings."""
     return f"python sine_wave.py --out {shlex.quote(out)} --hidden {hidden} --seq-width {seq_width} --lag {lag}"
 
 
-def restore(saver, args, out):
-    """Load the checkpoint into `saver`, or raise a one-line UserError saying why not."""
-    prefix, key = checkpoint_prefix(args), "settings/.ATTRIBUTES/VARIABLE_VALUE"
+def checkpoint_settings(args):
+    """The settings --restore loads, read before anything is made; or a one-line UserError saying why not."""
+    prefix, key = os.path.join(args.out, checkpoint_name(args)), "settings/.ATTRIBUTES/VARIABLE_VALUE"
+    if not os.path.exists(prefix + ".index"):
+        raise UserError(f"no checkpoint at {prefix}.index; create it with: {command(**vars(args))}")
+    load_tensorflow(not args.no_xla)
     try:
         reader = tf.train.load_checkpoint(prefix)
         names = reader.get_variable_to_shape_map()
         settings = json.loads(reader.get_tensor(key).decode()) if key in names else None
-        if settings is None or "LSTMCell/W/.ATTRIBUTES/VARIABLE_VALUE" not in names:
-            raise UserError(f"checkpoint {prefix} was not written by this version of sine_wave.py; "
-                            f"train it again with: {command(**vars(args))}")
-        wrong = [f"--{opt.replace('_', '-')} {settings.get(opt)}, not {getattr(args, opt)}"
-                 for opt in ("hidden", "seq_width", "lag") if settings.get(opt) != getattr(args, opt)]
-        if wrong:  # another --lag, or a renamed file
-            raise UserError(f"checkpoint {prefix} was trained with {'; '.join(wrong)}; "
-                            f"use it with: {command(args.out, **settings)} --restore")
-        saver.read(prefix).assert_existing_objects_matched().expect_partial()  # Adam's state is not needed
-    except UserError:
-        raise
     except Exception as exc:  # TF raises several kinds for a damaged file
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
-    say(f"Restored {prefix}")
-    out.restored_from = settings
+    if settings is None or "RNN/LSTMCell/W_0/.ATTRIBUTES/VARIABLE_VALUE" not in names:
+        raise UserError(f"checkpoint {prefix} was not written by this version of sine_wave.py; "
+                        f"train it again with: {command(**vars(args))}")
+    saved = checkpoint_name(argparse.Namespace(**settings))
+    if saved != checkpoint_name(args) or settings["lag"] != args.lag:
+        rename = f"give its files back the name {saved}, then " if saved != checkpoint_name(args) else ""
+        raise UserError(f"checkpoint {prefix} was trained with --hidden {settings['hidden']} --seq-width "
+                        f"{settings['seq_width']} --lag {settings['lag']}; {rename}use it with: "
+                        f"{command(args.out, **settings)} --restore")
+    return settings
+
+
+def restore(saver, args):
+    """saver.restore(session, ...): the weights (not Adam's state), and what they were trained with."""
+    prefix, s = os.path.join(args.out, checkpoint_name(args)), checkpoint_settings(args)
+    try:
+        saver.read(prefix).assert_existing_objects_matched().expect_partial()
+    except Exception as exc:
+        raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
+    print(f"Restored {prefix}, trained with --seed {s['seed']} --lr-schedule {s['lr_schedule']} --epochs {s['epochs']}")
 
 
 # --- How good is it: the test half against simple predictors
-def real_target_count(n_targets, offset, seq_width, lag, length):
-    """How many rows from `offset` have a target inside the sequence, not padding."""
-    return int(np.clip(length - (offset + seq_width + lag), 0, n_targets))
-
-
-def metrics_of(out, train_input, train_target, train_outs, test_input, test_target, test_outs, y):
-    args, target = out.args, np.ravel(test_target)
-    n = real_target_count(len(test_input), len(train_input), args.seq_width, args.lag, len(y))
-    # Baselines: always zero; the window's last value; a least-squares linear map fitted on the training half
+def metrics_of(errors, options, restored, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
+    """metrics.json: from the logged errors, the options that took effect, and the two halves."""
+    # The rows whose target lies inside the sequence, not in gen_inputs' padding
+    target, n = np.ravel(test_target), len(y) - (len(train_input) + options["seq_width"] + options["lag"])
+    # Baselines: zero; the window's last value; a least-squares linear map fitted on the training half
     ones = np.ones((len(train_input), 1))  # both halves have n_steps rows
     coef = np.linalg.lstsq(np.hstack([train_input, ones]), np.ravel(train_target), rcond=None)[0]
     preds = {"lstm": np.ravel(test_outs), "zero": 0 * target, "last_value": test_input[:, -1],
@@ -530,40 +596,28 @@ def metrics_of(out, train_input, train_target, train_outs, test_input, test_targ
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
     # Each test window's largest |difference| from its nearest training window
     gaps = np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input[:n]])
-    metrics = {
-        "train_error": out.errors[-1] if out.errors else final_error,
+    return {
+        "train_error": errors[-1] if errors else final_error,
         "final_train_error": final_error,
         "test_rmse": {k: float(np.sqrt(np.mean((p[:n] - target[:n]) ** 2))) for k, p in preds.items()},
         "test_positions": n,
-        "test_half": "y repeats every 2 pi, so each test window nearly repeats a training window",
-        "test_window_gap": {"max": float(gaps.max()), "median": float(np.median(gaps)), "y_range": float(np.ptp(y))},
-        "epochs": len(out.errors),
-        "restored": bool(args.restore),
-        "options": {**settings_of(args), "xla": not args.no_xla},
+        "test_window_gap": float(gaps.max()),  # y repeats every 2 pi: each test window nearly repeats a training one
+        "epochs": len(errors),
+        "restored": restored,
+        "options": options,
     }
-    return {**metrics, "checkpoint": out.restored_from} if out.restored_from else metrics
 
 
 def metrics_lines(m):
-    which = "last epoch" if m["epochs"] else "restored network" if m["restored"] else "untrained network"
-    yield f"\nTraining error (the post's sqrt of sum of squares), {which}: {m['train_error']:.5f}"
+    which = "trained" if m["options"]["epochs"] else "untrained"
+    last = f" (the log's last epoch, {m['train_error']:.5f}, is from before its update)" if m["epochs"] else ""
+    yield f"\nTraining error (the post's sqrt of sum of squares) of the {which} network: {m['final_train_error']:.5f}{last}"
     yield f"Test RMSE over the {m['test_positions']} test positions with a real target:"
     for key, label in (("lstm", "LSTM (this network)"), ("zero", "always zero"),
                        ("last_value", "last value of the window"), ("linear", "linear map, least squares")):
         yield f"  {label:<28}{m['test_rmse'][key]:>9.5f}"
-    yield (f"(y repeats every 2 pi: each test window lies within {m['test_window_gap']['max']:.3f} of a training "
+    yield (f"(y repeats every 2 pi: each test window lies within {m['test_window_gap']:.3f} of a training "
            "window, so this measures fit, not generalisation)\n")
-
-
-def write_predictions(path, x, train_target, train_outs, test_target, test_outs):
-    """Both halves as CSV, every value written exactly (a Python float's repr round-trips)."""
-    n = len(train_target)
-    target = np.concatenate([train_target, test_target]).ravel().tolist()
-    prediction = np.concatenate([train_outs, test_outs]).ravel().tolist()
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["x", "half", "target", "prediction"])
-        writer.writerows(zip(x[:2 * n].tolist(), ["train"] * n + ["test"] * n, target, prediction))
 
 
 # --- The command line and main
@@ -572,84 +626,88 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, no usage block
 
 
-def whole_number(low, high=None):
-    def parse(text):
-        if text.strip().lstrip("+-").isdigit() and low <= int(text) <= (high or int(text)):
-            return int(text)
-        allowed = f">= {low}" if high is None else f"from {low} to {high}"
-        raise argparse.ArgumentTypeError(f"expected a whole number {allowed}, got {text!r}")
-
-    return parse
-
-
 def parse_args(argv=None):
-    p = Parser(prog="sine_wave.py", description="The LSTM of 'TensorFlow and Recurrent Neural Networks' (2016).")
+    p = Parser(prog="sine_wave.py", description="The LSTM of 'TensorFlow and Recurrent Neural Networks', 2016.")
     add = p.add_argument
-    add("--epochs", type=whole_number(0), default=epochs,
-        help="full-sequence training updates; 0 saves the untrained network (%(default)s)")
-    add("--hidden", type=whole_number(1, MAX_HIDDEN), default=num_hidden,
-        help=f"LSTM units, num_hidden, 1 to {MAX_HIDDEN} (%(default)s)")
-    add("--seq-width", type=whole_number(1), default=seq_width,
-        help="values in each input window, seq_width (%(default)s)")
-    add("--lag", type=whole_number(0), default=lag, help="steps past the window's end to the target (%(default)s)")
-    add("--seed", type=whole_number(0, 2**32 - 1), default=seed, help="same seed, same log (%(default)s)")
+    add("--epochs", type=int, default=epochs, help="training updates; 0 saves the untrained network (%(default)s)")
+    add("--hidden", type=int, default=num_hidden, help=f"LSTM units, num_hidden, 1 to {MAX_HIDDEN} (%(default)s)")
+    add("--seq-width", type=int, default=seq_width, help="values in each input window, seq_width (%(default)s)")
+    add("--lag", type=int, default=lag, help="steps past the window's end to the target (%(default)s)")
+    add("--seed", type=int, default=seed, help="same seed, same log (%(default)s)")
     add("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
-        help="as-written: what the post's chain does, 1e-2 then 5e-3; stepped: what it meant (%(default)s)")
+        help="as-written (the default): 1e-2, then 5e-3, as the post's chain runs; stepped: 1e-2 to 1e-5, as meant")
     add("--out", default="output", help="folder for everything the run writes (%(default)s)")
-    add("--no-show", action="store_true", help="open no figure windows (with a display, each waits until closed)")
+    add("--no-show", action="store_true", help="open no windows (with a display, each figure waits to be closed)")
     add("--restore", action="store_true", help="predict with the saved checkpoint instead of training")
     add("--no-xla", action="store_true", help="run the step as a plain tf.function, without XLA")
-    add("--animate", action="store_true", help="also write training.gif, the output as it trains")
     args = p.parse_args(argv)
+    for name, low, high in ("epochs", 0, None), ("hidden", 1, MAX_HIDDEN), ("seq_width", 1, None), ("lag", 0, None), \
+            ("seed", 0, 2**32 - 1):
+        if not low <= getattr(args, name) <= (high or getattr(args, name)):
+            p.error(f"argument --{name.replace('_', '-')}: expected {f'{low} to {high}' if high else f'{low} or more'}, "
+                    f"got {getattr(args, name)}")
     length = len(gen_seq()[0])
     most = length - length // 2 - 1  # the first test target, y[n_steps + seq_width + lag], must exist
     if args.lag + args.seq_width > most:
         p.error(f"argument --lag/--seq-width: --lag {args.lag} plus --seq-width {args.seq_width} is "
                 f"{args.lag + args.seq_width}; at most {most} leaves the test half a real target")
-    if not args.out or os.path.exists(args.out) and not os.path.isdir(args.out):
+    if not args.out or os.path.lexists(args.out) and not os.path.isdir(args.out):
         p.error(f"argument --out: {args.out!r} is not a folder")
     if args.out.encode(errors="replace").decode() != args.out:  # surrogates: bytes that are not UTF-8
-        p.error(f"argument --out: {ascii(args.out)} is not valid UTF-8, which TensorFlow's file functions need")
+        p.error(f"argument --out: {ascii(args.out)} is not UTF-8, as TensorFlow's file functions need")
+    flags = os.environ.get("XLA_FLAGS", "").strip()
+    if flags and not flags.startswith("-") and not os.path.isfile(flags):  # XLA would read it as a file, and abort
+        p.error(f"XLA_FLAGS={flags!r} is neither flags (--name=value) nor a file of them")
     return args
 
 
 def main(argv=None):
-    """Run the post; return the exit status. An error is one line on stderr; --out is left as it was."""
+    """Run the post; return the exit status. An error is one line on stderr; --out is all old or all new."""
     args = parse_args(argv)
     previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
-    out, code = None, 0
+    out, code, stdout = Output(args), 0, sys.stdout
+    with contextlib.suppress(AttributeError, ValueError):
+        stdout.reconfigure(line_buffering=True)  # each line out at once, even into a pipe
+    sys.stdout = Log(stdout)
     try:
-        prefix = checkpoint_prefix(args)
-        if args.restore and not os.path.exists(prefix + ".index"):  # before anything is made
-            raise UserError(f"no checkpoint at {prefix}.index; "
-                            f"create it with: {command(**vars(args))}")
-        load_pyplot(show=not args.no_show)
-        out = Output(args)
-        run(args, out)
+        with quiet_stderr():
+            if args.restore:
+                out.restored = checkpoint_settings(args)  # before anything is made
+            load_pyplot(show=not args.no_show)
+            run(args, out)
     except UserError as exc:
-        code = fail(*exc.args)
+        code = fail(exc.args[0], out, *exc.args[1:])
     except OSError as exc:  # a full disk, a folder removed mid-run
-        code = fail(f"cannot write the results to {args.out}: {exc}; earlier results there are untouched")
+        code = fail(f"cannot write the results to {args.out}: {exc}", out)
     except KeyboardInterrupt as exc:  # SIGTERM and SIGHUP too (on_signal)
         signum = exc.args[0] if exc.args else signal.SIGINT
-        where = f" at epoch {len(out.errors)} of {args.epochs}" if out and out.training else ""
-        done = (f"the results were already written to {args.out}" if out and out.committed
-                else f"nothing written, earlier results in {args.out} untouched")
-        code = fail(f"interrupted by {signal.Signals(signum).name}{where}; {done}", 128 + signum)
+        training = len(out.names) > 1 and not (args.restore or out.committed)  # past the untrained figure
+        where = f" at epoch {len(out.errors)} of {args.epochs}" if training else ""
+        code = fail(f"interrupted by {signal.Signals(signum).name}{where}", out, 128 + signum)
     except Exception as exc:  # TensorFlow's own (an XLA compile failure, an op that cannot run)
         if not type(exc).__module__.startswith(("tensorflow", "keras")):
             raise
         hint = "" if args.no_xla else "; if XLA is the problem, run with --no-xla"
-        code = fail(f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}")
+        code = fail(f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}", out)
     finally:
-        if out is not None:
+        held = hold_signals()  # the clean-up is not cut short
+        sys.stdout = stdout
+        if out.dir:
             shutil.rmtree(out.dir, ignore_errors=True)
+        if cache:
+            cache.keep()
         for s, handler in previous.items():
             signal.signal(s, handler)
+    if held and not code:
+        code = fail(f"interrupted by {signal.Signals(held[0]).name}", out, 128 + held[0])
     return code
 
 
-def fail(message, code=1):
+def fail(message, out, code=1):
+    if out.committed:
+        message += f"; the results were already written to {out.args.out}"
+    elif out.dir:
+        message += f"; nothing written, earlier results in {out.args.out} untouched"
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()  # the log's last lines before the error
     with contextlib.suppress(OSError, ValueError):
@@ -670,4 +728,5 @@ if __name__ == "__main__":
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
             sys.stderr.flush()
-        os._exit(code)  # all is written: skip Python's teardown of TensorFlow (about a second)
+        atexit._run_exitfuncs()  # Matplotlib's clean-up among them; then skip Python's teardown of TF (about a second)
+        os._exit(code)

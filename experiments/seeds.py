@@ -1,10 +1,12 @@
 """Is the post's result typical? The same training under many seeds and both learning-rate schedules.
 
-    python experiments/seeds.py                          # 20 seeds x 2 schedules, about 15 s on 2 cores
+    python experiments/seeds.py                          # 20 seeds x 2 schedules: TIMING
+    python experiments/seeds.py --out docs               # the same, into the files the README shows
     python experiments/seeds.py --seeds 1 2 3 --epochs 50 --out /tmp/study
 
 Writes OUT/seeds.csv (one row per seed and schedule), OUT/seeds.md (the same, then a summary)
-and OUT/seeds.png; OUT is docs/ by default, where the README shows them.
+and OUT/seeds.png; OUT is output/ by default, as for sine_wave.py; `--out docs` (from the
+project's folder) regenerates the committed docs/seeds.*.
 
 The step is compiled once and reused: for each seed every variable is re-drawn exactly as
 `Network` draws it for that seed, and Adam's state is reset, so each row equals what
@@ -14,6 +16,7 @@ The step is compiled once and reused: for each seed every variable is re-drawn e
 
 import argparse
 import csv
+import shlex
 import statistics
 import sys
 import time
@@ -51,11 +54,11 @@ def study(seeds, epochs, no_xla=False, progress=print):
             for i in range(epochs):  # the loop of sine_wave.run(), each step waited for (the same numbers)
                 optimizer.learning_rate.assign(sw.LR_SCHEDULES[schedule](i))
                 errors.append(float(train_op(*feed)[0]))
-            args = argparse.Namespace(hidden=sw.num_hidden, seq_width=sw.seq_width, lag=sw.lag, seed=seed,
-                                      lr_schedule=schedule, no_xla=no_xla, restore=False)
-            run = argparse.Namespace(args=args, errors=errors, restored_from=None)
-            metrics = sw.metrics_of(run, train_input, train_target, output(feed[0]).numpy(), test_input,
-                                    test_target, output(tf.constant(test_input, tf.float32)).numpy(), y)
+            # The options sine_wave.py's Output.finish passes for `--seed S --lr-schedule X --epochs E`
+            options = {"hidden": sw.num_hidden, "seq_width": sw.seq_width, "lag": sw.lag, "seed": seed,
+                       "lr_schedule": schedule, "epochs": epochs, "xla": not no_xla}
+            metrics = sw.metrics_of(errors, options, False, y, train_input, train_target, output(feed[0]).numpy(),
+                                    test_input, test_target, output(tf.constant(test_input, tf.float32)).numpy())
             yield {"seed": seed, "lr_schedule": schedule, "train_error": metrics["train_error"],
                    "final_train_error": metrics["final_train_error"],
                    "test_rmse_lstm": metrics["test_rmse"]["lstm"], "test_rmse_linear": metrics["test_rmse"]["linear"]}
@@ -85,13 +88,13 @@ def summary(rows, default_seed):
     return out, helped, len(pairs), linear, beats_linear
 
 
-def write_markdown(path, rows, default_seed, epochs):
+def write_markdown(path, rows, default_seed, epochs, made_by="python experiments/seeds.py"):
     stats, helped, pairs, linear, beats = summary(rows, default_seed)
     by_seed = {}
     for r in rows:
         by_seed.setdefault(r["seed"], {})[r["lr_schedule"]] = r
     lines = [f"# The seed study: {len(by_seed)} seeds x 2 schedules, {epochs} epochs each",
-             "", "Made by `python experiments/seeds.py`. Test RMSE over the 559 test positions; "
+             "", f"Made by `{made_by}`. Test RMSE over the 559 test positions; "
              f"the linear baseline's is {linear:.3f} for every seed.", "",
              "| seed | as-written: last error | as-written: test RMSE | stepped: last error | stepped: test RMSE |",
              "|---|---:|---:|---:|---:|"]
@@ -147,19 +150,26 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=SEEDS, help="seeds to train (default: the script's and 1-19)")
     p.add_argument("--epochs", type=int, default=sw.epochs, help="epochs per run (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for seeds.csv, .md, .png (default: docs/)")
+    p.add_argument("--out", type=Path, default=Path("output"),
+                   help="folder for seeds.csv, .md, .png (default: %(default)s; docs regenerates the README's)")
     p.add_argument("--no-xla", action="store_true", help="plain tf.function steps, as sine_wave.py --no-xla")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    rows = list(study(args.seeds, args.epochs, args.no_xla, progress=say))
+    try:
+        with sw.quiet_stderr():  # TF's C++ start-up lines, as sine_wave.py filters them
+            rows = list(study(args.seeds, args.epochs, args.no_xla, progress=say))
+    finally:
+        if sw.cache:
+            sw.cache.keep()  # the programs compiled here into the compile cache, as sine_wave.main does
     with open(args.out / "seeds.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         for r in rows:
             writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in r.items()})
-    lines = write_markdown(args.out / "seeds.md", rows, sw.seed, args.epochs)
+    made_by = " ".join(["python experiments/seeds.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    lines = write_markdown(args.out / "seeds.md", rows, sw.seed, args.epochs, made_by)
     plot(args.out / "seeds.png", rows, sw.seed)
     print("\n".join(lines))
     say(f"{len(rows)} runs in {time.perf_counter() - started:.1f} s; wrote {args.out}/seeds.csv, seeds.md, seeds.png")

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SCRIPT = ROOT / "sine_wave.py"
+# The compile cache of every run in this session (in-process and child processes): its own, not the user's
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sine_wave-test-cache-")
 
 
 def tf_version():

@@ -1,35 +1,19 @@
-"""gen_seq and gen_inputs: the post's data, value for value."""
+"""gen_seq and gen_inputs: the post's data, value for value, against values computed another way."""
 
 import numpy as np
 import pytest
 
-from sine_wave import gen_inputs, gen_seq, real_target_count
+from sine_wave import gen_inputs, gen_seq
 
 
-def post_gen_inputs(y, n_steps, offset, seq_width=10, lag=60):
-    """The post's gen_inputs, transcribed literally (loops and all).
-
-    Called with y flattened: given gen_seq's (N, 1) array, the post's loop puts
-    1-element arrays beside the scalar 0 it pads with, and NumPy now refuses
-    that ragged list (see test_the_posts_loop_is_ragged_past_the_end).
-    """
-    seq_input = []
-    seq_target = []
-    for i in range(offset, offset + n_steps):
-        window = []
-        for j in range(seq_width):
-            if i + j < len(y):
-                window.append(y[i + j])
-            else:
-                window.append(0)
-        seq_input.append(window)
-        if i + lag + seq_width < len(y):
-            seq_target.append(y[i + lag + seq_width])
-        else:
-            seq_target.append(0)
-    seq_input = np.reshape(np.array(seq_input, dtype=float), (-1, seq_width))
-    seq_target = np.reshape(np.array(seq_target, dtype=float), (-1, 1))
-    return seq_input, seq_target
+def windows_by_striding(y, n_steps, offset, seq_width, lag):
+    """What the post's loop computes, computed another way: strided windows over y padded with zeros."""
+    y = np.ravel(y)
+    padded = np.zeros(max(offset + n_steps + seq_width + lag, len(y)) + 1)
+    padded[: len(y)] = y
+    windows = np.lib.stride_tricks.sliding_window_view(padded, seq_width)[offset : offset + n_steps]
+    targets = padded[offset + seq_width + lag : offset + seq_width + lag + n_steps]
+    return windows, targets.reshape(-1, 1)
 
 
 def test_gen_seq_is_the_posts_sequence():
@@ -55,20 +39,22 @@ def test_gen_seq_is_the_posts_sequence():
         (50, 1200, 25, 7),
     ],
 )
-def test_gen_inputs_matches_the_posts_loop(n_steps, offset, seq_width, lag):
+def test_gen_inputs_matches_strided_windows(n_steps, offset, seq_width, lag):
     _, y = gen_seq()
     got_input, got_target = gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag)
-    want_input, want_target = post_gen_inputs(y.ravel(), n_steps, offset, seq_width=seq_width, lag=lag)
+    want_input, want_target = windows_by_striding(y, n_steps, offset, seq_width, lag)
     assert got_input.shape == (n_steps, seq_width) and got_target.shape == (n_steps, 1)
     np.testing.assert_array_equal(got_input, want_input)
     np.testing.assert_array_equal(got_target, want_target)
 
 
-def test_the_posts_loop_is_ragged_past_the_end():
+def test_the_posts_loop_on_its_own_column_y_is_ragged_past_the_end():
+    """Why gen_inputs flattens y: given gen_seq's (N, 1) array as the post passed it, the loop puts 1-element
+    arrays beside the scalar 0 it pads with, and NumPy >= 1.24 refuses that ragged list."""
     _, y = gen_seq()
-    post_gen_inputs(y, 628, 0)  # the training half never pads: fine as the post ran it
+    window = [y[1256], 0]  # the test half's last window, as the post's loop builds it
     with pytest.raises(ValueError):
-        post_gen_inputs(y, 628, 628)  # the test half pads its targets with 0
+        np.array([window, [y[0], y[1]]])
 
 
 def test_gen_inputs_on_a_short_ramp_by_hand():
@@ -80,12 +66,17 @@ def test_gen_inputs_on_a_short_ramp_by_hand():
     np.testing.assert_array_equal(seq_target, [[4], [5]])
 
 
-def test_real_target_count_agrees_with_the_padding():
-    _, y = gen_seq()
-    for offset, seq_width, lag in [(628, 10, 60), (0, 10, 60), (628, 1, 0), (628, 300, 328)]:
-        _, target = gen_inputs(y, 628, offset, seq_width, lag)
-        n = real_target_count(628, offset, seq_width, lag, len(y))
-        first = offset + seq_width + lag
-        np.testing.assert_array_equal(target[:n, 0], y[first:first + n, 0])
-        assert not target[n:].any()
-    assert real_target_count(628, 628, 10, 60, 1257) == 559
+def test_gen_inputs_is_the_posts_code_line_for_line():
+    """The story quotes the post's gen_inputs: every line of the post's function is in ours, in order."""
+    import inspect
+    import re
+    # The post's lines (block 3), as printed there
+    post_lines = """seq_input = []|seq_target = []|for i in range(offset, offset+n_steps):|window=[]|
+        for j in range(seq_width):|if i+j<len(y):|window.append(y[i+j])|else:|window.append(0)|
+        seq_input.append(window)|if i+lag+seq_width < len(y):|seq_target.append(y[i+lag+seq_width])|else:|
+        seq_target.append(0)|seq_input = np.reshape(np.array(seq_input), (-1, seq_width))|
+        seq_target = np.reshape(np.array(seq_target), (-1, 1))|return seq_input, seq_target"""
+    want = [re.sub(r"\s", "", line) for line in post_lines.split("|")]
+    ours = [re.sub(r"\s", "", line) for line in inspect.getsource(gen_inputs).splitlines()]
+    ours = [line for line in ours if line and not line.startswith(("def", "y=np.ravel"))]
+    assert ours == want

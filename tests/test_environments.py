@@ -101,14 +101,3 @@ def test_xla_copies_no_whole_sequence_per_step_and_leaves_xla_flags_alone(tf, tm
         log_default, copies_default = runs[" --xla_cpu_copy_insertion_use_region_analysis=false"]
         assert log_default == log and copies_default == 2  # the user's setting wins; the same numbers
     assert os.environ.get("XLA_FLAGS") == xla_flags_before  # this process's own start-up (the tf fixture) put it back
-
-
-def test_animate_writes_a_gif_of_training(trained, tmp_path):
-    Image = pytest.importorskip("PIL.Image")
-    proc = run_script("--epochs", "7", "--animate", "--out", tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    gif = Image.open(tmp_path / "training.gif")
-    assert gif.format == "GIF" and gif.n_frames == 3  # epochs 0, 4 and the last, 6
-    assert f"Wrote {tmp_path / 'training.gif'}" in proc.stdout
-    # Without --animate (the default run), no GIF, and the run's other files are the same set.
-    assert sorted(os.listdir(trained[1])) == sorted(set(os.listdir(tmp_path)) - {"training.gif"})

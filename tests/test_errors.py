@@ -43,16 +43,17 @@ def one_line_error(proc, status, *fragments):
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["--epochs", "ten"], ["--epochs", "'ten'", "whole number >= 0"]),
-        (["--epochs", "2.5"], ["--epochs", "'2.5'", "whole number"]),
-        (["--epochs", "-1"], ["--epochs", "'-1'", ">= 0"]),
-        (["--hidden", "0"], ["--hidden", "'0'", "from 1 to 1024"]),
+        (["--epochs", "ten"], ["--epochs", "invalid int value: 'ten'"]),
+        (["--epochs", "2.5"], ["--epochs", "'2.5'"]),
+        (["--epochs", "-1"], ["--epochs", "expected 0 or more, got -1"]),
+        (["--hidden", "0"], ["--hidden", "expected 1 to 1024, got 0"]),
         (["--hidden", "many"], ["--hidden", "'many'"]),
-        (["--seq-width", "0"], ["--seq-width", "'0'", ">= 1"]),
-        (["--lag", "-3"], ["--lag", "'-3'", ">= 0"]),
-        (["--hidden", "1025"], ["--hidden", "'1025'", "from 1 to 1024"]),
+        (["--seq-width", "0"], ["--seq-width", "1 or more"]),
+        (["--lag", "-3"], ["--lag", "0 or more, got -3"]),
+        (["--hidden", "1025"], ["--hidden", "1 to 1024, got 1025"]),
         (["--seed", "x"], ["--seed", "'x'"]),
-        (["--seed", str(2**32)], ["--seed", str(2**32), "from 0 to 4294967295"]),
+        (["--seed", "+-5"], ["--seed", "invalid int value: '+-5'"]),
+        (["--seed", str(2**32)], ["--seed", str(2**32), "0 to 4294967295"]),
         (["--lag", "620", "--seq-width", "10"], ["--lag 620", "--seq-width 10", "at most 628"]),
         (["--seq-width", "700"], ["--seq-width 700", "at most 628"]),
         (["--lr-schedule", "cosine"], ["--lr-schedule", "'cosine'", "as-written", "stepped"]),
@@ -136,8 +137,10 @@ def test_restore_with_shapes_that_do_not_fit(earlier, main):
     for suffix in (".index", ".data-00000-of-00001"):
         shutil.copy(folder / (CKPT + suffix), folder / ("sine-wave-rnn-20-10-0" + suffix))
     before = snapshot(folder)
-    one_line_error(main("--restore", "--hidden", "20", "--out", folder), 1,
-                   "trained with --hidden 10, not 20", "--hidden 10 --seq-width 10 --lag 60 --restore")
+    line = one_line_error(main("--restore", "--hidden", "20", "--out", folder), 1, "trained with --hidden 10 ",
+                          "give its files back the name sine-wave-rnn-10-10-0, then use it with:",
+                          "--hidden 10 --seq-width 10 --lag 60 --restore")
+    assert "nothing written" not in line  # checked before anything is made
     assert snapshot(folder) == before
 
 
@@ -163,12 +166,11 @@ def test_a_full_disk_while_saving_leaves_earlier_results_alone(earlier, main, mo
     import errno
     import sine_wave
 
-    def full_disk(path, *args):
-        open(path, "w").write("x,half")  # a few bytes in, then the disk is full
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     folder, before = earlier
-    monkeypatch.setattr(sine_wave, "write_predictions", full_disk)
+    monkeypatch.setattr(sine_wave, "plot_training_error", full_disk)  # the last figure, after the checkpoint
     proc = main("--no-show", "--epochs", "2", "--out", folder)
     one_line_error(proc, 1, "cannot write the results to", "No space left on device", "untouched")
     assert snapshot(folder) == before  # nor is a scratch folder left behind
@@ -228,8 +230,8 @@ def test_interrupting_while_tensorflow_loads(earlier):
     finally:
         proc.kill()
     proc.stderr = stderr
-    line = one_line_error(proc, 130, "interrupted by SIGINT", "untouched")
-    assert "cannot import" not in line
+    line = one_line_error(proc, 130, "interrupted by SIGINT")
+    assert "cannot import" not in line and "already written" not in line
     assert snapshot(folder) == before
 
 
@@ -323,19 +325,19 @@ def test_restore_refuses_a_checkpoint_of_another_lag(main, tmp_path):
     assert proc.returncode == 0, proc.stderr
     before = snapshot(tmp_path / "lag30")
     proc = main("--restore", "--no-show", "--out", tmp_path / "lag30")
-    one_line_error(proc, 1, "trained with --lag 30, not 60", "--lag 30 --restore")
+    one_line_error(proc, 1, "trained with --hidden 10 --seq-width 10 --lag 30; use it with:", "--lag 30 --restore")
     assert snapshot(tmp_path / "lag30") == before
     proc = main("--restore", "--no-show", "--lag", "30", "--out", tmp_path / "lag30")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "lag30" / "metrics.json").read_text())
-    assert metrics["checkpoint"] == {"hidden": 10, "seq_width": 10, "lag": 30, "seed": 20160310,
-                                     "lr_schedule": "as-written", "epochs": 2}
+    assert metrics["options"] == {"hidden": 10, "seq_width": 10, "lag": 30, "seed": 20160310,
+                                  "lr_schedule": "as-written", "epochs": 2, "xla": True}
 
 
 def test_the_restore_hint_names_a_saved_lag_of_zero(main, tmp_path):
     assert main("--no-show", "--epochs", "1", "--lag", "0", "--out", tmp_path).returncode == 0
     one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1,
-                   "trained with --lag 0, not 60", "--lag 0 --restore")
+                   "--lag 0; use it with:", "--lag 0 --restore")
 
 
 def test_a_checkpoint_without_settings_is_named_as_such(tf, main, tmp_path):
@@ -414,7 +416,7 @@ def test_bad_out_names_are_one_line(tmp_path):
     one_line_error(proc, 2, "--out", "too long")
     proc = subprocess.run([sys.executable, str(ROOT / "sine_wave.py"), "--out", os.fsencode(str(tmp_path)) + b"/caf\xe9"],
                           env=script_env(), capture_output=True, timeout=60)
-    assert proc.returncode == 2 and b"not valid UTF-8" in proc.stderr and proc.stderr.count(b"\n") == 1
+    assert proc.returncode == 2 and b"is not UTF-8" in proc.stderr and proc.stderr.count(b"\n") == 1
 
 
 @pytest.mark.parametrize("where", ["checkpoint", "step"])
@@ -436,3 +438,115 @@ def test_tensorflow_errors_are_one_line(earlier, tf, main, monkeypatch, where):
     else:
         one_line_error(proc, 1, "TensorFlow failed: ResourceExhaustedError: No space left on device", "--no-xla")
     assert snapshot(folder) == before
+
+
+# --- The faults of issue 20, each as found, and a damaged compile cache
+
+
+def test_a_folder_named_as_a_result_is_the_users_and_stays(earlier, main):
+    folder, _ = earlier
+    (folder / "metrics.json").unlink()
+    (folder / "metrics.json").mkdir()
+    (folder / "metrics.json" / "notes.txt").write_text("precious")
+    before = snapshot(folder)
+    line = one_line_error(main("--no-show", "--epochs", "1", "--out", folder), 2, str(folder / "metrics.json"),
+                          "not a file this script wrote", "untouched")
+    assert snapshot(folder) == before, line  # the folder, the note and every earlier result as they were
+
+
+def test_a_link_named_as_a_result_is_not_replaced(earlier, main, tmp_path):
+    folder, _ = earlier
+    (tmp_path / "elsewhere.png").write_bytes(b"mine")
+    (folder / "sequence.png").unlink()
+    (folder / "sequence.png").symlink_to(tmp_path / "elsewhere.png")
+    one_line_error(main("--no-show", "--epochs", "1", "--out", folder), 2, "sequence.png", "not a file")
+    assert os.path.islink(folder / "sequence.png") and (tmp_path / "elsewhere.png").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_the_final_clean_up_is_one_line(earlier, main, monkeypatch, signum):
+    """A signal in the last milliseconds (removing the scratch folder, keeping compiled programs) waits for them."""
+    import sine_wave
+
+    folder, _ = earlier
+    real = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if os.path.basename(str(path)).startswith(".sine_wave-"):
+            os.kill(os.getpid(), signum)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(sine_wave.shutil, "rmtree", rmtree)
+    proc = main("--no-show", "--epochs", "1", "--out", folder)
+    monkeypatch.setattr(sine_wave.shutil, "rmtree", real)
+    line = one_line_error(proc, 128 + signum, signal.Signals(signum).name, "already written")
+    assert not [n for n in os.listdir(folder) if n.startswith(".sine_wave-")], line
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == 1  # the new set is in
+
+
+def test_a_closed_pipe_after_the_results_are_in_says_so(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(f'"{sys.executable}" "{ROOT / "sine_wave.py"}" --no-show --epochs 1 --out "{out}" | head -c 1',
+                          shell=True, env=script_env(), capture_output=True, text=True, timeout=120)
+    written = (out / "metrics.json").exists()
+    if proc.stderr:  # the pipe closed while the script still wrote to it
+        assert ("already written" in proc.stderr) == written and ("nothing written" in proc.stderr) == (not written)
+        assert len(proc.stderr.splitlines()) == 1
+    else:
+        assert written
+
+
+@pytest.mark.parametrize("value, fragment", [("garbage", "XLA_FLAGS='garbage' is neither flags"),
+                                             ("--xla_bogus_flag=1", "Unknown flag in XLA_FLAGS: --xla_bogus_flag=1")])
+def test_bad_xla_flags_are_one_line_and_leave_nothing(tmp_path, value, fragment):
+    proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", XLA_FLAGS=value)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()  # nothing made: TensorFlow loads before the first file
+
+
+def test_a_bad_matplotlib_backend_is_one_line(tmp_path):
+    one_line_error(run_script("--epochs", "1", "--out", tmp_path, MPLBACKEND="bogus"), 1,
+                   "cannot load Matplotlib", "'bogus' is not a valid value for backend")
+
+
+def test_an_unwritable_home_leaves_nothing_behind(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", HOME="/proc", TMPDIR=str(scratch),
+                      XDG_CACHE_HOME="", XDG_CONFIG_HOME="")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stderr.splitlines()) <= 1 and "Traceback" not in proc.stderr  # Matplotlib's own advice, if any
+    assert list(scratch.iterdir()) == []  # Matplotlib's temporary folder went
+
+
+def test_an_out_too_long_for_the_checkpoint_is_refused_before_training(tmp_path):
+    long = str(tmp_path / "/".join(["d" * 200] * 20))
+    long = long[:4000]  # makedirs succeeds; the checkpoint's temporary files would not fit
+    proc = run_script("--no-show", "--out", long)
+    one_line_error(proc, 2, "--out", "too long")
+    assert "Epoch" not in proc.stdout
+
+
+def test_a_dangling_link_as_out_is_not_a_folder(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    one_line_error(run_script("--out", tmp_path / "link"), 2, "is not a folder")
+
+
+def test_a_damaged_compile_cache_changes_nothing(tmp_path):
+    """Every cached program overwritten, truncated, emptied, or joined by a stranger: the same log, an empty stderr."""
+    cache = tmp_path / "cache"
+    logs = []
+    for damage in (None, "garbage", "truncated", "empty", "stranger", None):
+        for entry in cache.rglob("*.sha256-*") if damage else ():
+            data = entry.read_bytes()
+            entry.write_bytes({"garbage": os.urandom(len(data)), "truncated": data[: len(data) // 2],
+                               "empty": b"", "stranger": data}[damage])
+            if damage == "stranger":  # a valid entry under another program's name
+                entry.rename(entry.with_name("xla_compile_cache__1__2__XLA_CPU_JIT.pb.sha256-" + "0" * 64))
+        proc = run_script("--no-show", "--epochs", "3", "--out", tmp_path / "out", XDG_CACHE_HOME=str(cache))
+        assert proc.returncode == 0 and proc.stderr == "", (damage, proc.stderr)
+        logs.append([line for line in proc.stdout.splitlines() if line.startswith("Epoch")])
+        assert not list(cache.rglob(".run-*")), damage  # the run's own folder went
+    assert all(log == logs[0] for log in logs) and len(logs[0]) == 3
+    assert len(list(cache.rglob("*.sha256-*"))) >= 2  # kept again after the damage

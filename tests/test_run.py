@@ -1,18 +1,15 @@
 """The command line end to end: what a reader running `python sine_wave.py` gets."""
 
-import csv
 import json
 import re
 import subprocess
 import sys
 
-import numpy as np
-
 from conftest import ROOT, run_script
 
 FILES = [
     "sequence.png", "sequence-and-network-output.png", "training-complete.png", "training-error.png",
-    "metrics.json", "predictions.csv",
+    "metrics.json",
     "sine-wave-rnn-10-10-0.index", "sine-wave-rnn-10-10-0.data-00000-of-00001",
 ]
 EPOCH = re.compile(r"^Epoch (\d+): (\d+\.\d{5})$")
@@ -23,12 +20,6 @@ def epoch_errors(stdout):
     matches = [EPOCH.match(line) for line in lines]
     assert all(matches), lines
     return [int(m[1]) for m in matches], [float(m[2]) for m in matches]
-
-
-def read_predictions(path):
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    return {half: np.array([float(r["prediction"]) for r in rows if r["half"] == half]) for half in ("train", "test")}
 
 
 def test_a_run_writes_every_file_and_logs_100_epochs(trained):
@@ -57,32 +48,35 @@ def test_training_learns_and_beats_simple_predictors(trained):
     assert f"{rmse['lstm']:.5f}" in proc.stdout and f"{rmse['linear']:.5f}" in proc.stdout
 
 
-def test_predictions_file_matches_the_metrics(trained):
+def test_the_checkpoint_holds_tf07s_names(trained):
+    import tensorflow as tf
+
     _, out = trained
-    metrics = json.loads((out / "metrics.json").read_text())
-    with open(out / "predictions.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r["half"] == "test"]
-    n = metrics["test_positions"]
-    err = np.array([float(r["prediction"]) - float(r["target"]) for r in rows[:n]])
-    assert len(rows) == 628 and n == 559
-    assert np.isclose(np.sqrt(np.mean(err ** 2)), metrics["test_rmse"]["lstm"], rtol=1e-9)
+    names = {k.split("/.ATTRIBUTES")[0] for k in tf.train.load_checkpoint(str(out / FILES[-2][:-6])).get_variable_to_shape_map()}
+    assert {"RNN/LSTMCell/W_0", "RNN/LSTMCell/B", "W", "b"} <= names
 
 
-def test_restore_in_a_fresh_process_gives_identical_predictions(trained, tmp_path):
-    _, out = trained
+def test_restore_in_a_fresh_process_gives_the_same_network(trained, tmp_path):
+    proc, out = trained
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in FILES:
         (copy / name).write_bytes((out / name).read_bytes())
-    trained_preds = read_predictions(out / "predictions.csv")
-    proc = run_script("--restore", "--no-show", "--out", copy)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    assert "Epoch" not in proc.stdout and "Restored" in proc.stdout
-    restored = read_predictions(copy / "predictions.csv")
-    for half in ("train", "test"):
-        assert restored[half].shape == (628,)
-        np.testing.assert_array_equal(restored[half], trained_preds[half])
+    restored = run_script("--restore", "--no-show", "--out", copy)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stderr == ""
+    assert "Epoch" not in restored.stdout
+    assert f"Restored {copy / FILES[-2][:-6]}, trained with --seed 20160310 --lr-schedule as-written --epochs 100" \
+        in restored.stdout
+    trained_m, restored_m = (json.loads((d / "metrics.json").read_text()) for d in (out, copy))
+    assert restored_m["test_rmse"] == trained_m["test_rmse"] and restored_m["final_train_error"] == trained_m["final_train_error"]
+    # The number both runs print, under the same label: the trained network's error, after the last update
+    line = next(line for line in proc.stdout.splitlines() if "of the trained network" in line)
+    assert f"{trained_m['final_train_error']:.5f}" in line
+    assert line.split(" (the log's last epoch")[0] in restored.stdout.splitlines()
+    # The training figures of the earlier run go: the folder shows this run (README)
+    assert not (copy / "training-error.png").exists() and not (copy / "sequence-and-network-output.png").exists()
+    assert "Removed" in restored.stdout
     # The checkpoint itself is read, not rewritten.
     assert (copy / FILES[-1]).read_bytes() == (out / FILES[-1]).read_bytes()
 
@@ -115,7 +109,7 @@ def test_zero_epochs_and_other_sizes(main, tmp_path):
     assert metrics["epochs"] == 0
     assert metrics["test_positions"] == 1257 - (628 + 3 + 5)  # targets up to the sequence's end
     assert metrics["train_error"] == metrics["final_train_error"]
-    assert (tmp_path / "training-error.png").is_file()
+    assert not (tmp_path / "training-error.png").exists()  # no epochs, no error figure
 
 
 def test_importing_the_module_does_nothing(tmp_path):
@@ -134,3 +128,18 @@ def test_help_names_every_option():
     for option in ("--epochs", "--hidden", "--seq-width", "--lag", "--seed", "--lr-schedule", "--out",
                    "--no-show", "--restore", "--no-xla"):
         assert option in proc.stdout
+
+
+def test_the_readme_shows_a_default_run_line_for_line(trained):
+    """README's "What you will see" is a default run's output: `...` stands for the epochs left out, and the
+    seconds of the last line vary."""
+    proc, out = trained
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("## What you will see")[1].split("```")[1].strip("\n").splitlines()
+    got = [line.replace(str(out), "output") for line in proc.stdout.rstrip("\n").splitlines()]
+    at = shown.index("...")
+    head, tail = shown[:at], shown[at + 1:]
+    assert got[:len(head)] == head
+    assert all(line.startswith("Epoch ") for line in got[len(head):len(got) - len(tail)])
+    digits = re.compile(r"\d+\.\d s")
+    assert [digits.sub("S", line) for line in got[len(got) - len(tail):]] == [digits.sub("S", line) for line in tail]
