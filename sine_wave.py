@@ -18,7 +18,7 @@ clip_norm = 5.0      # tf.clip_by_global_norm(grads, 5.)
 adam_epsilon = 1e-8  # TF 0.7 AdamOptimizer's epsilon; Keras 3 would use 1e-7
 seed = 20160310      # the post's date; same seed, same log
 
-# import tensorflow as tf; import matplotlib.pylab as plt: each done once, quietly, below the fence
+# import tensorflow as tf; import matplotlib.pylab as plt: each once, quietly, below the fence
 tf = plt = None
 
 
@@ -38,13 +38,13 @@ def plot_sequence(ax, x, y):
 
 
 # --- Post block 2: "lets build our own TensorFlow computation graph"
-# Reordered: block 5's read-out W, b is built here, as block 4 already needs the output.
+# Reordered: block 5's read-out W, b is built here, as block 4 needs the output.
 class LSTMCell:
-    """rnn_cell.LSTMCell(num_hidden, seq_width, initializer=initializer) as TF 0.7 had it (no peepholes)."""
+    """rnn_cell.LSTMCell(num_hidden, seq_width, initializer=initializer) of TF 0.7 (no peepholes)."""
 
     def __init__(self, num_hidden, seq_width, initializer):
-        # One matrix over [input, h_prev] for the four gates i, j, f, o, drawn from `initializer`; a zero bias.
-        # 0.7 named them RNN/LSTMCell/W_0 and RNN/LSTMCell/B (docs/tf07.md), as the checkpoint does.
+        # One matrix over [input, h_prev] for the gates i, j, f, o, from `initializer`; a zero bias;
+        # 0.7's names (docs/tf07.md), kept in the checkpoint
         self.W = tf.Variable(initializer([seq_width + num_hidden, 4 * num_hidden]), name="RNN/LSTMCell/W_0")
         self.B = tf.Variable(tf.zeros([4 * num_hidden]), name="RNN/LSTMCell/B")
         self.num_hidden = num_hidden
@@ -55,8 +55,8 @@ class LSTMCell:
 
 
 def rnn(cell, inputs, initial_state):
-    """rnn(cell, inputs, initial_state): the cell over the steps in order; each step's h, [n_steps, num_hidden]."""
-    # Read once, outside the loop, so the loop's gradient keeps no copy of them per step (docs/performance.md)
+    """rnn(cell, inputs, initial_state): the cell over the steps in order; each step's h."""
+    # Read once, outside the loop: its gradient keeps no copy per step (docs/performance.md)
     W, B = tf.convert_to_tensor(cell.W), tf.convert_to_tensor(cell.B)
     W_x, W_h = W[: inputs.shape[1]], W[inputs.shape[1]:]
     # [x, h] @ W + B = (x @ W_x + B) + h @ W_h: the input part for every step in one product
@@ -76,12 +76,12 @@ def rnn(cell, inputs, initial_state):
 
 
 class Network:
-    """The post's graph: the whole half as ONE sequence (batch 1) through the cell, then output = outputs @ W + b."""
+    """The post's graph: the half as ONE sequence (batch 1) through the cell; output = outputs @ W + b."""
 
     def __init__(self, num_hidden=num_hidden, seq_width=seq_width, seed=seed):
         initializer = tf.random_uniform_initializer(-init_scale, init_scale, seed=seed)
         self.cell = LSTMCell(num_hidden, seq_width, initializer)
-        # 0.7's tf.get_variable default, uniform_unit_scaling: U(+-sqrt(3 / fan_in)); so b is random, not zero
+        # 0.7's tf.get_variable default, uniform_unit_scaling: U(+-sqrt(3 / fan_in)); b is random, not zero
         rng = np.random.default_rng(seed)
         w_scale, b_scale = math.sqrt(3.0 / num_hidden), math.sqrt(3.0)
         self.W = tf.Variable(rng.uniform(-w_scale, w_scale, (num_hidden, 1)).astype(np.float32), name="W")
@@ -97,7 +97,7 @@ class Network:
 # --- Post block 3: "Our goal is to make a prediction what is the value going to be in lag steps,
 # based on seq_width number of previous steps"
 def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
-    y = np.ravel(y)  # one number per step: with the post's (N, 1) y the padded list is ragged (README: differences)
+    y = np.ravel(y)  # with the post's (N, 1) y, the padded list is ragged (README: differences)
     seq_input = []
     seq_target = []
 
@@ -120,7 +120,7 @@ def gen_inputs(y, n_steps, offset, seq_width=seq_width, lag=lag):
     return seq_input, seq_target
 
 
-# --- Post block 4: "Lets generate inputs and targets and feed them to our rnn" (the calls are in run())
+# --- Post block 4: "Lets generate inputs and targets and feed them to our rnn" (in run())
 def plot_untrained(ax, x, train_target, net_outs):
     ax.plot(x, train_target, "b-", label="target (training half)")
     ax.plot(x, net_outs, "r-", label="untrained network's output")
@@ -134,9 +134,9 @@ def error(output, seq_target):
 
 
 def make_train_op(net, optimizer, xla=True):
-    """session.run([error, output, train_op]): one update; the error and output are from before it."""
+    """session.run([error, output, train_op]): one update; error and output from before it."""
     tvars = net.trainable_variables
-    optimizer.build(tvars)  # Adam's moments are made now, not in the first trace (and always saved)
+    optimizer.build(tvars)  # Adam's moments made now, not in the first trace
 
     @tf.function(jit_compile=xla, autograph=False)
     def train_op(seq_input, seq_target):
@@ -156,7 +156,7 @@ def learning_rate(i):
     new_lr = 1e-2
     if i > 25:
         new_lr = 5e-3
-    elif i > 50:  # never runs, nor does the next: any i > 50 took `if i > 25` (README: differences)
+    elif i > 50:  # never runs, nor the next: i > 50 took `if i > 25` (README: differences)
         new_lr = 1e-4
     elif i > 75:
         new_lr = 1e-5
@@ -174,14 +174,14 @@ LR_SCHEDULES = {"as-written": learning_rate, "stepped": stepped_learning_rate}
 def plot_training_complete(ax, x_train, train_target, train_outs, x_test, test_target, test_outs):
     ax.plot(x_train, train_target, "b-", label="target")
     ax.plot(x_train, train_outs, "g--", label="output, training half")
-    ax.plot(x_test, test_outs, "r--", label="output, test half (y repeats: a near-copy of the first)")
+    ax.plot(x_test, test_outs, "r--", label="output, test half (y repeats: near the first)")
     ax.plot(x_test, test_target, "b-")
     ax.axvline(x_test[0], color="0.6", linewidth=0.8)
     ax.set_title("After training: the training half, then the test half")
 
 
 def run(args, out):
-    """The post, start to finish. `out` (below the fence) keeps each file, to move all in at the end."""
+    """The post, start to finish; `out` (below the fence) keeps each file until all move in."""
     xla = not args.no_xla
     # Post block 2: import tensorflow as tf, then x, y = gen_seq() (block 1), which plotted the sequence
     load_tensorflow(xla)
@@ -191,7 +191,7 @@ def run(args, out):
     n_steps = len(x) // 2  # the post's len(x)/2 was Python 2 integer division
     net = Network(args.hidden, args.seq_width, args.seed)
 
-    # Post block 4: inputs and targets of the training half (block 3 defined gen_inputs), and the output
+    # Post block 4: inputs and targets of the training half (block 3's gen_inputs), and the output
     train_input, train_target = gen_inputs(y, n_steps, offset=0, seq_width=args.seq_width, lag=args.lag)
     # tf.initialize_all_variables() and tf.Session(): not needed, a TF 2 variable is ready when made
     feed = tf.constant(train_input, tf.float32), tf.constant(train_target, tf.float32)
@@ -234,15 +234,16 @@ def run(args, out):
 # ===========================================================================
 # Everything the post does not have: the plumbing, below this fence.
 # ===========================================================================
-import argparse, atexit, contextlib, glob, hashlib, json, os, platform, re, shlex, shutil, signal, subprocess, sys  # noqa
-import tempfile, time  # noqa: E402
+import argparse, atexit, builtins, contextlib, glob, hashlib, json, os, platform, shlex, shutil  # noqa
+import signal, subprocess, sys, tempfile, time  # noqa
 
-WIDE = (12, 7)  # the post's trained-network figures are wide
-MAX_HIDDEN = 1024  # the largest size tested; at 2048 the first gradient's norm overflows (docs/performance.md)
+WIDE = (12, 7)  # the post's wide figures
+MAX_HIDDEN = 1024  # the largest tested; at 2048 the first gradient overflows (docs/performance.md)
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
-# What a run writes besides its checkpoint; each run replaces them all, so --out shows one run
+cache = None  # a CompileCache once TF loads with XLA
+# All a run writes but its checkpoint (the last two: earlier versions'), replaced by each run
 RESULTS = ("sequence.png", "sequence-and-network-output.png", "training-complete.png", "training-error.png",
-           "metrics.json", "predictions.csv", "training.gif")  # the last two: earlier versions' only
+           "metrics.json", "predictions.csv", "training.gif")
 
 
 class UserError(Exception):
@@ -254,24 +255,24 @@ def first_line(exc):
 
 
 # --- A quiet console
-# Lines TF prints on a CPU-only machine whatever TF_CPP_MIN_LOG_LEVEL says, and as it loads a cached program
-TF_NOISE = (r"WARNING: All log messages before absl::InitializeLog\(\)|oneDNN custom operations are on"
+# TF's lines on a CPU-only machine at any TF_CPP_MIN_LOG_LEVEL, and as it loads a cached program
+TF_NOISE = (r"All log messages before absl::InitializeLog|oneDNN custom operations"
             r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard"
-            r"|To enable the following instructions|Unable to register cu(DNN|FFT|BLAS) factory"
-            r"|computation placer already registered|TF-TRT Warning|XLA service .* initialized for platform"
+            r"|To enable the following instr|Unable to register cu(DNN|FFT|BLAS) factory"
+            r"|computation placer already registered|TF-TRT Warning|XLA service .* initialized"
             r"|StreamExecutor (device )?[\[(]\d+[\])]: Host|Compiled cluster using XLA"
-            r"|Error parsing text-format tensorflow.XlaSerializedCacheEntry|feature \+prefer-no-(scatter|gather) is not"
-            r"|^mkdir -p failed for path .*matplotlib")  # Matplotlib's next line says what it did instead
-# A helper process forwards the rest as it comes, so a message survives TF dying
+            r"|tensorflow.XlaSerializedCacheEntry|\+prefer-no-(scatter|gather) is not"
+            r"|^mkdir -p failed for path .*matplotlib")  # Matplotlib's next line says what it did
+# A helper process forwards the rest at once: a message outlives TF
 FILTER = ("import re, sys\nfor line in sys.stdin.buffer:\n"
           "    if line.strip() and not re.search(sys.argv[1], line.decode(errors='replace')):\n"
           "        sys.stderr.buffer.write(line); sys.stderr.buffer.flush()\n")
-XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no sequence-long copies (docs/performance.md)
+XLA_COPY_FLAG = "--xla_cpu_copy_insertion_use_region_analysis=true"  # no copies of the sequence (docs/performance.md)
 
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """File descriptor 2, where TF's C++ lines go, through FILTER."""
+    """File descriptor 2 (TF's C++ lines) through FILTER."""
     sys.stderr.flush()
     child = subprocess.Popen([sys.executable, "-I", "-S", "-c", FILTER, TF_NOISE], stdin=subprocess.PIPE,
                              start_new_session=True)  # a terminal's Ctrl-C reaches the script alone
@@ -287,49 +288,34 @@ def quiet_stderr():
         child.wait()
 
 
-class Log:
-    """sys.stdout during a run: a line that cannot be written is one UserError."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
-
-    def write(self, text):
-        try:
-            return self.stream.write(text)
-        except OSError as exc:  # a full disk, a closed pipe (`| head`)
-            raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
-
-
-def with_flag(name, flag):
-    """Environment variable `name` (XLA_FLAGS, TF_XLA_FLAGS) plus `flag`, unless it names a file of flags."""
-    user = os.environ.get(name, "").strip()
-    return f"{user} {flag}".strip() if not user or user.startswith("-") else user
+def print(line=""):
+    """The story's print: out at once; a failure is a UserError."""
+    try:
+        builtins.print(line, flush=True)
+    except OSError as exc:  # a full disk, a closed pipe (| head)
+        raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
 
 
 def load_tensorflow(xla=False):
-    """`import tensorflow as tf`, once; with `xla`, the compile cache and XLA's first compile."""
+    """`import tensorflow as tf`, once; with `xla`, the compile cache and a first compile."""
     global tf, cache
     if tf is not None:
         return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # errors only: the script reports every failure itself
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # errors only: the script reports every failure
     os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
     before = {name: os.environ.get(name) for name in ("XLA_FLAGS", "TF_XLA_FLAGS")}
     try:
         try:
             import tensorflow
-
-            # Read as devices start, XLA_FLAGS at the first compile; TF < 2.19 aborts on it; the user's setting wins
+            # Read as devices start (XLA_FLAGS, at the first compile); TF < 2.19 aborts on it
             if xla and tuple(map(int, tensorflow.__version__.split(".")[:2])) >= (2, 19) and \
                     "region_analysis" not in os.environ.get("XLA_FLAGS", ""):
-                os.environ["XLA_FLAGS"] = with_flag("XLA_FLAGS", XLA_COPY_FLAG)
+                os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_COPY_FLAG}"
             cache = CompileCache(tensorflow.__version__) if xla else None
             tensorflow.config.list_logical_devices()
-        except Exception as exc:  # ImportError, or a broken install failing its own way
+        except Exception as exc:  # ImportError, or a broken install's own
             raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {first_line(exc)}); "
-                            "install it with: pip install -r requirements.txt") from None
+                            "pip install -r requirements.txt") from None
         if xla:
             tensorflow.function(lambda: tensorflow.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
     finally:
@@ -346,34 +332,34 @@ def sha256(path):
 
 
 class CompileCache:
-    """XLA's programs kept between runs (README: the compile cache), TF reading and writing a folder of the run's
-    own: only entries whose SHA-256 matches their name go in; new ones come out at the end."""
+    """XLA's programs kept between runs (README: the compile cache), in a folder of the run's own:
+    entries whose SHA-256 matches their name go in; new ones come out at the end."""
 
     def __init__(self, tf_version):
         self.run, self.known = None, set()
         if "persistent_cache" in os.environ.get("TF_XLA_FLAGS", ""):
-            return  # the user's own cache, or none (an empty directory)
+            return  # the user's own, or none (an empty directory)
         cpu = [line for line in open("/proc/cpuinfo") if line.startswith("flags")][:1] \
             if os.path.exists("/proc/cpuinfo") else platform.processor()
-        key = json.dumps([tf_version, platform.machine(), cpu, os.environ.get("XLA_FLAGS"), os.environ.get("TF_XLA_FLAGS")])
+        key = json.dumps([tf_version, platform.machine(), cpu, *map(os.environ.get, ("XLA_FLAGS", "TF_XLA_FLAGS"))])
         root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         self.home = os.path.join(root, "sine_wave", "xla-" + hashlib.sha256(key.encode()).hexdigest()[:16])
         with contextlib.suppress(OSError):
             os.makedirs(self.home, exist_ok=True)
-            if shutil.disk_usage(self.home).free < 256 << 20:  # TF fails a compile it cannot write down
+            if shutil.disk_usage(self.home).free < 256 << 20:  # TF fails a compile it cannot save
                 return
             self.run = tempfile.mkdtemp(prefix=".run-", dir=self.home)
             for path in sorted(glob.glob(os.path.join(self.home, "*.sha256-*"))):
                 name, digest = os.path.basename(path).rsplit(".sha256-", 1)
                 if sha256(path) != digest:
-                    os.remove(path)  # damaged: compiled afresh
+                    os.remove(path)  # damaged: compiled anew
                 else:
                     shutil.copyfile(path, os.path.join(self.run, name))
             self.known = set(os.listdir(self.run))
-            os.environ["TF_XLA_FLAGS"] = with_flag("TF_XLA_FLAGS", f"--tf_xla_persistent_cache_directory={self.run}")
+            os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={self.run}"
 
     def keep(self):
-        """Each program TF wrote into the cache under its checksum (TF makes the folder again if it needs it)."""
+        """Each program TF wrote, into the cache under its checksum."""
         with contextlib.suppress(OSError, TypeError):
             for name in set(os.listdir(self.run)) - self.known:
                 if name.endswith(".pb"):  # not a half-written .tmp
@@ -383,39 +369,35 @@ class CompileCache:
             shutil.rmtree(self.run, ignore_errors=True)
 
 
-cache = None
-
 
 # --- Figures
 def load_pyplot(show):
-    """`import matplotlib.pylab as plt`; without `show`, on a backend that opens no window."""
     global plt
     try:
         import matplotlib
-
         if not show:
             matplotlib.use("agg")
         import matplotlib.pyplot as plt
-    except Exception as exc:  # a bad MPLBACKEND, a broken install
+    except Exception as exc:  # a bad MPLBACKEND, say
         raise UserError(f"cannot load Matplotlib ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def plot_training_error(ax, errors):
     ax.semilogy(range(len(errors)), errors, "b.-", label="error = sqrt(sum((output - target)^2))")
-    ax.set_title(f"Training error per epoch, {len(errors)} epochs")
+    ax.set(title=f"Training error per epoch, {len(errors)} epochs", xlabel="epoch", ylabel="error (log scale)")
     ax.yaxis.set_major_formatter("{x:g}")  # 40, not 4 x 10^1
     ax.yaxis.set_minor_formatter("{x:g}")
 
 
 # --- Safe saving: all or nothing
 def on_signal(signum, frame):
-    for s in SIGNALS:  # one message, however often Ctrl-C is pressed
+    for s in SIGNALS:  # one message, however often Ctrl-C is hit
         signal.signal(s, signal.SIG_IGN)
     raise KeyboardInterrupt(signum)
 
 
 def hold_signals():
-    """From now on SIGINT, SIGTERM and SIGHUP are noted in the list returned, not acted on."""
+    """From now on, signals go into the list returned, not acted on."""
     held = []
     for s in SIGNALS:
         signal.signal(s, lambda signum, _: held.append(signum))
@@ -429,33 +411,33 @@ except ImportError:  # Windows: no lock (docs/robustness.md)
 
 
 class Output:
-    """What a run writes: each file into a scratch folder in --out, all moved in once the run succeeds."""
+    """Each file into a scratch folder in --out, all moved in once the run succeeds."""
 
     def __init__(self, args):
         self.args, self.dir, self.committed, self.restored = args, None, False, None
         self.names, self.errors, self.started = [], [], time.perf_counter()
 
     def path(self, name):
-        if self.dir is None:  # at the first file, once TensorFlow (which can abort the process) has loaded
-            out, longest = self.args.out, f"{checkpoint_name(self.args)}_temp-part-00000-of-00001.data-00000-of-00001.tempstate{'0' * 20}"
+        if self.dir is None:  # at the first file, after TF (which can abort) loads
+            # TF's longest: NAME_temp/part-00000-of-00001.data-00000-of-00001.tempstate + 20 digits
+            out, longest = self.args.out, checkpoint_name(self.args) + "-" * 75
             try:
                 os.makedirs(out, exist_ok=True)
                 self.dir = tempfile.mkdtemp(prefix=".sine_wave-", dir=out)
-                open(self.path(longest), "w").close()  # as long as the longest path TF's checkpoint writer makes
+                open(self.path(longest), "w").close()
                 os.remove(self.path(longest))
             except OSError as exc:
                 raise UserError(f"argument --out: cannot write to {out!r} ({exc.strerror or exc})", 2) from None
         return os.path.join(self.dir, name)
 
     def figure(self, name, plot, *data, figsize=(8, 6)):
-        """Draw `name` in pyplot, for the next plt.show(); save it."""
+        """Draw `name` in pyplot for plt.show(); save it."""
         fig = plt.figure(num=name, figsize=figsize, clear=True)
         ax = fig.subplots()
         plot(ax, *data)
         ax.set(xlabel=ax.get_xlabel() or "x", ylabel=ax.get_ylabel() or "y")
-        fig.legend(loc="lower center", ncols=4, frameon=False)  # below the axes, in margins of fixed inches:
-        fig.subplots_adjust(left=0.8 / figsize[0], right=1 - 0.3 / figsize[0], bottom=1 / figsize[1],
-                            top=1 - 0.45 / figsize[1])  # a layout engine costs more
+        fig.legend(loc="lower center", ncols=4, frameon=False)  # margins in inches: a layout engine is slower
+        fig.subplots_adjust(0.8 / figsize[0], 1 / figsize[1], 1 - 0.3 / figsize[0], 1 - 0.45 / figsize[1])
         fig.savefig(self.path(name), dpi=100)
         if plt.get_backend().lower() == "agg":  # no window will show it: let it go
             plt.close(fig)
@@ -470,40 +452,37 @@ class Output:
     def save(self, saver, name):
         try:
             saver.write(self.path(name))
-        except Exception as exc:  # TF's own (a full disk: ResourceExhaustedError)
-            message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first_line(exc))
-            raise OSError(f"writing the checkpoint failed: {message}") from None
+        except Exception as exc:  # TF's own (ResourceExhaustedError: a full disk)
+            raise OSError(f"writing the checkpoint failed: {first_line(exc).split('}} ')[-1]}") from None  # no {{node}}
         self.names += [name + ".index", name + ".data-00000-of-00001"]
 
     def finish(self, x, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-        """The error figure and the metrics, then every file into --out."""
+        """The error figure, the metrics, then every file into --out."""
         if self.errors:
             self.figure("training-error.png", plot_training_error, self.errors)
-        options = {**settings_of(self.args), "epochs": self.args.epochs, **(self.restored or {})}
-        metrics = metrics_of(self.errors, {**options, "xla": not self.args.no_xla}, bool(self.restored), y,
-                             train_input, train_target, train_outs, test_input, test_target, test_outs)
+        options = {**settings_of(self.args), **(self.restored or {}), "restored": self.args.restore,
+                   "xla": not self.args.no_xla}  # in effect
+        metrics = metrics_of(self.errors, options, y, train_input, train_target, train_outs, test_input, test_target, test_outs)
         print("\n".join(metrics_lines(metrics)))
         with open(self.path("metrics.json"), "w") as f:
             f.write(json.dumps(metrics, indent=2) + "\n")
         self.names.append("metrics.json")
         gone = self.commit()
-        for name in self.names:
-            print(f"Wrote {os.path.join(self.args.out, name)}")
-        for name in gone:
-            print(f"Removed {os.path.join(self.args.out, name)}: an earlier run's, and this run made none")
+        print(f"Wrote {os.path.join(self.args.out, '')}: {', '.join(self.names)}" +
+              (f"; removed an earlier run's {', '.join(gone)}" if gone else ""))
         print(f"Finished in {time.perf_counter() - self.started:.1f} s")
 
     def commit(self):
-        """The new files in, an earlier run's others out; a failure puts all back; a signal waits. Returns what went."""
+        """New files in, an earlier run's others out; a failure puts all back; a signal waits."""
         names = sorted(self.names, key=lambda n: n.endswith(".index"))  # .index, --restore's mark, last
         gone = [n for n in RESULTS if n not in names and os.path.lexists(os.path.join(self.args.out, n))]
-        held, moved, folder = hold_signals(), [], os.open(self.args.out, os.O_RDONLY)
+        held, moved, lock = hold_signals(), [], fcntl and os.open(self.args.out, os.O_RDONLY)
         try:
             if fcntl:
-                fcntl.flock(folder, fcntl.LOCK_EX)  # one run moves files in at a time
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time
             for name in gone + names:
                 target = os.path.join(self.args.out, name)
-                if os.path.islink(target) or os.path.lexists(target) and not os.path.isfile(target):  # the user's
+                if os.path.islink(target) or os.path.lexists(target) and not os.path.isfile(target):
                     raise UserError(f"argument --out: {target} is not a file this script wrote; move it away", 2)
                 if os.path.lexists(target):
                     os.replace(target, self.path(name + ".old"))
@@ -521,7 +500,8 @@ class Output:
                     os.replace(self.path(name + ".old"), target)
             raise
         finally:
-            os.close(folder)  # the lock with it
+            if fcntl:
+                os.close(lock)  # the lock with it
             for s in SIGNALS:
                 signal.signal(s, on_signal)
         if held:
@@ -531,12 +511,12 @@ class Output:
 
 # --- Checkpoints and their settings
 def settings_of(args):
-    return {key: getattr(args, key) for key in ("hidden", "seq_width", "lag", "seed", "lr_schedule")}
+    return {key: getattr(args, key) for key in ("hidden", "seq_width", "lag", "seed", "lr_schedule", "epochs")}
 
 
 def checkpoint(net, args, optimizer=None):
-    """tf.train.Saver(): the post's variables under 0.7's names, Adam's state, and the run's settings."""
-    settings = tf.Variable(json.dumps({**settings_of(args), "epochs": args.epochs}, sort_keys=True), trainable=False)
+    """tf.train.Saver(): the variables under 0.7's names, Adam's state, the run's settings."""
+    settings = tf.Variable(json.dumps(settings_of(args), sort_keys=True), trainable=False)
     rnn = tf.train.Checkpoint(LSTMCell=tf.train.Checkpoint(W_0=net.cell.W, B=net.cell.B))
     return tf.train.Checkpoint(RNN=rnn, W=net.W, b=net.b, settings=settings, **({"optimizer": optimizer} if optimizer else {}))
 
@@ -550,7 +530,7 @@ def command(out, hidden, seq_width, lag, **_):
 
 
 def checkpoint_settings(args):
-    """The settings --restore loads, read before anything is made; or a one-line UserError saying why not."""
+    """The settings --restore loads, or a UserError saying why not."""
     prefix, key = os.path.join(args.out, checkpoint_name(args)), "settings/.ATTRIBUTES/VARIABLE_VALUE"
     if not os.path.exists(prefix + ".index"):
         raise UserError(f"no checkpoint at {prefix}.index; create it with: {command(**vars(args))}")
@@ -559,51 +539,41 @@ def checkpoint_settings(args):
         reader = tf.train.load_checkpoint(prefix)
         names = reader.get_variable_to_shape_map()
         settings = json.loads(reader.get_tensor(key).decode()) if key in names else None
-    except Exception as exc:  # TF raises several kinds for a damaged file
+    except Exception as exc:  # several kinds, for a damaged file
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
     if settings is None or "RNN/LSTMCell/W_0/.ATTRIBUTES/VARIABLE_VALUE" not in names:
-        raise UserError(f"checkpoint {prefix} was not written by this version of sine_wave.py; "
-                        f"train it again with: {command(**vars(args))}")
-    saved = checkpoint_name(argparse.Namespace(**settings))
-    if saved != checkpoint_name(args) or settings["lag"] != args.lag:
-        rename = f"give its files back the name {saved}, then " if saved != checkpoint_name(args) else ""
-        raise UserError(f"checkpoint {prefix} was trained with --hidden {settings['hidden']} --seq-width "
-                        f"{settings['seq_width']} --lag {settings['lag']}; {rename}use it with: "
-                        f"{command(args.out, **settings)} --restore")
+        raise UserError(f"checkpoint {prefix} is not this version's; train it again with: {command(**vars(args))}")
+    if [settings[k] for k in ("hidden", "seq_width", "lag")] != [args.hidden, args.seq_width, args.lag]:
+        raise UserError(f"checkpoint {prefix} was trained with other settings; named "
+                        f"{checkpoint_name(argparse.Namespace(**settings))}, it works with: {command(args.out, **settings)} --restore")
     return settings
 
 
 def restore(saver, args):
-    """saver.restore(session, ...): the weights (not Adam's state), and what they were trained with."""
-    prefix, s = os.path.join(args.out, checkpoint_name(args)), checkpoint_settings(args)
+    """saver.restore(session, ...): the weights, not Adam's state."""
+    prefix = os.path.join(args.out, checkpoint_name(args))
     try:
         saver.read(prefix).assert_existing_objects_matched().expect_partial()
     except Exception as exc:
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
-    print(f"Restored {prefix}, trained with --seed {s['seed']} --lr-schedule {s['lr_schedule']} --epochs {s['epochs']}")
 
 
 # --- How good is it: the test half against simple predictors
-def metrics_of(errors, options, restored, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-    """metrics.json: from the logged errors, the options that took effect, and the two halves."""
-    # The rows whose target lies inside the sequence, not in gen_inputs' padding
+def metrics_of(errors, options, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
+    """metrics.json: from the logged errors, the options in effect and the two halves."""
+    # Rows whose target is in y, not gen_inputs' padding
     target, n = np.ravel(test_target), len(y) - (len(train_input) + options["seq_width"] + options["lag"])
-    # Baselines: zero; the window's last value; a least-squares linear map fitted on the training half
+    # Baselines: zero, and a linear map of the window fit on the training half
     ones = np.ones((len(train_input), 1))  # both halves have n_steps rows
     coef = np.linalg.lstsq(np.hstack([train_input, ones]), np.ravel(train_target), rcond=None)[0]
-    preds = {"lstm": np.ravel(test_outs), "zero": 0 * target, "last_value": test_input[:, -1],
-             "linear": np.hstack([test_input, ones]) @ coef}
+    preds = {"lstm": np.ravel(test_outs), "zero": 0 * target, "linear": np.hstack([test_input, ones]) @ coef}
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
-    # Each test window's largest |difference| from its nearest training window
-    gaps = np.array([np.abs(train_input - window).max(axis=1).min() for window in test_input[:n]])
     return {
         "train_error": errors[-1] if errors else final_error,
         "final_train_error": final_error,
         "test_rmse": {k: float(np.sqrt(np.mean((p[:n] - target[:n]) ** 2))) for k, p in preds.items()},
         "test_positions": n,
-        "test_window_gap": float(gaps.max()),  # y repeats every 2 pi: each test window nearly repeats a training one
         "epochs": len(errors),
-        "restored": restored,
         "options": options,
     }
 
@@ -613,21 +583,15 @@ def metrics_lines(m):
     last = f" (the log's last epoch, {m['train_error']:.5f}, is from before its update)" if m["epochs"] else ""
     yield f"\nTraining error (the post's sqrt of sum of squares) of the {which} network: {m['final_train_error']:.5f}{last}"
     yield f"Test RMSE over the {m['test_positions']} test positions with a real target:"
-    for key, label in (("lstm", "LSTM (this network)"), ("zero", "always zero"),
-                       ("last_value", "last value of the window"), ("linear", "linear map, least squares")):
+    for key, label in ("lstm", "LSTM (this network)"), ("zero", "always zero"), ("linear", "linear map, least squares"):
         yield f"  {label:<28}{m['test_rmse'][key]:>9.5f}"
-    yield (f"(y repeats every 2 pi: each test window lies within {m['test_window_gap']:.3f} of a training "
-           "window, so this measures fit, not generalisation)\n")
+    yield "(y repeats every 2 pi: each test window nearly repeats a training one, so this measures fit)\n"
 
 
 # --- The command line and main
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")  # one line, no usage block
-
-
 def parse_args(argv=None):
-    p = Parser(prog="sine_wave.py", description="The LSTM of 'TensorFlow and Recurrent Neural Networks', 2016.")
+    p = argparse.ArgumentParser(prog="sine_wave.py", description="The LSTM of 'TensorFlow and Recurrent Neural Networks'.")
+    p.error = lambda message: p.exit(2, f"{p.prog}: error: {message} (see --help)\n")  # one line, no usage block
     add = p.add_argument
     add("--epochs", type=int, default=epochs, help="training updates; 0 saves the untrained network (%(default)s)")
     add("--hidden", type=int, default=num_hidden, help=f"LSTM units, num_hidden, 1 to {MAX_HIDDEN} (%(default)s)")
@@ -635,9 +599,9 @@ def parse_args(argv=None):
     add("--lag", type=int, default=lag, help="steps past the window's end to the target (%(default)s)")
     add("--seed", type=int, default=seed, help="same seed, same log (%(default)s)")
     add("--lr-schedule", choices=sorted(LR_SCHEDULES), default="as-written",
-        help="as-written (the default): 1e-2, then 5e-3, as the post's chain runs; stepped: 1e-2 to 1e-5, as meant")
-    add("--out", default="output", help="folder for everything the run writes (%(default)s)")
-    add("--no-show", action="store_true", help="open no windows (with a display, each figure waits to be closed)")
+        help="as-written (the default): 1e-2, then 5e-3, as the post's chain ran; stepped: as it was meant")
+    add("--out", default="output", help="folder for all the run writes (%(default)s)")
+    add("--no-show", action="store_true", help="open no windows (each waits to be closed)")
     add("--restore", action="store_true", help="predict with the saved checkpoint instead of training")
     add("--no-xla", action="store_true", help="run the step as a plain tf.function, without XLA")
     args = p.parse_args(argv)
@@ -647,51 +611,49 @@ def parse_args(argv=None):
             p.error(f"argument --{name.replace('_', '-')}: expected {f'{low} to {high}' if high else f'{low} or more'}, "
                     f"got {getattr(args, name)}")
     length = len(gen_seq()[0])
-    most = length - length // 2 - 1  # the first test target, y[n_steps + seq_width + lag], must exist
+    most = length - length // 2 - 1  # the first test target y[n_steps + seq_width + lag] must exist
     if args.lag + args.seq_width > most:
         p.error(f"argument --lag/--seq-width: --lag {args.lag} plus --seq-width {args.seq_width} is "
                 f"{args.lag + args.seq_width}; at most {most} leaves the test half a real target")
     if not args.out or os.path.lexists(args.out) and not os.path.isdir(args.out):
         p.error(f"argument --out: {args.out!r} is not a folder")
-    if args.out.encode(errors="replace").decode() != args.out:  # surrogates: bytes that are not UTF-8
+    if args.out.encode(errors="replace").decode() != args.out:  # surrogates: not UTF-8
         p.error(f"argument --out: {ascii(args.out)} is not UTF-8, as TensorFlow's file functions need")
-    flags = os.environ.get("XLA_FLAGS", "").strip()
-    if flags and not flags.startswith("-") and not os.path.isfile(flags):  # XLA would read it as a file, and abort
-        p.error(f"XLA_FLAGS={flags!r} is neither flags (--name=value) nor a file of them")
+    for name in "XLA_FLAGS", "TF_XLA_FLAGS":  # XLA takes anything else for a file name
+        if not os.environ.get(name, "-").strip().startswith("-"):
+            p.error(f"{name}={os.environ[name]!r} is not flags (--name=value)")
     return args
 
 
 def main(argv=None):
-    """Run the post; return the exit status. An error is one line on stderr; --out is all old or all new."""
+    """Run the post; return the exit status. An error is one line; --out all old or all new."""
     args = parse_args(argv)
     previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
-    out, code, stdout = Output(args), 0, sys.stdout
-    with contextlib.suppress(AttributeError, ValueError):
-        stdout.reconfigure(line_buffering=True)  # each line out at once, even into a pipe
-    sys.stdout = Log(stdout)
+    out, code = Output(args), 0
     try:
         with quiet_stderr():
-            if args.restore:
-                out.restored = checkpoint_settings(args)  # before anything is made
+            if args.restore:  # its settings, before anything is made
+                s = out.restored = checkpoint_settings(args)
+                print(f"Restoring {checkpoint_name(args)}, trained with --seed {s['seed']} --lr-schedule "
+                      f"{s['lr_schedule']} --epochs {s['epochs']}")
             load_pyplot(show=not args.no_show)
             run(args, out)
     except UserError as exc:
         code = fail(exc.args[0], out, *exc.args[1:])
-    except OSError as exc:  # a full disk, a folder removed mid-run
+    except OSError as exc:  # a full disk, --out removed mid-run
         code = fail(f"cannot write the results to {args.out}: {exc}", out)
-    except KeyboardInterrupt as exc:  # SIGTERM and SIGHUP too (on_signal)
+    except KeyboardInterrupt as exc:  # SIGTERM, SIGHUP too (on_signal)
         signum = exc.args[0] if exc.args else signal.SIGINT
         training = len(out.names) > 1 and not (args.restore or out.committed)  # past the untrained figure
         where = f" at epoch {len(out.errors)} of {args.epochs}" if training else ""
         code = fail(f"interrupted by {signal.Signals(signum).name}{where}", out, 128 + signum)
-    except Exception as exc:  # TensorFlow's own (an XLA compile failure, an op that cannot run)
+    except Exception as exc:  # TensorFlow's own (an XLA compile failure, say)
         if not type(exc).__module__.startswith(("tensorflow", "keras")):
             raise
-        hint = "" if args.no_xla else "; if XLA is the problem, run with --no-xla"
+        hint = "" if args.no_xla else "; --no-xla may help"
         code = fail(f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}", out)
     finally:
         held = hold_signals()  # the clean-up is not cut short
-        sys.stdout = stdout
         if out.dir:
             shutil.rmtree(out.dir, ignore_errors=True)
         if cache:
@@ -709,18 +671,18 @@ def fail(message, out, code=1):
     elif out.dir:
         message += f"; nothing written, earlier results in {out.args.out} untouched"
     with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()  # the log's last lines before the error
-    with contextlib.suppress(OSError, ValueError):
-        print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
+        builtins.print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
     return code
 
 
 if __name__ == "__main__":
-    if "IPython" in sys.modules:  # `%run sine_wave.py` in a notebook: keep the kernel alive
-        if code := main():
+    if "IPython" in sys.modules:  # `%run sine_wave.py`: keep the kernel alive
+        code = main()
+        del print  # %run gives the notebook this namespace: keep its print
+        if code:
             raise SystemExit(code)
     else:
-        for fd, name in enumerate(("stdin", "stdout", "stderr")):  # a closed stream (`>&-`) becomes /dev/null
+        for fd, name in enumerate(("stdin", "stdout", "stderr")):  # a closed one (`>&-`): /dev/null
             if getattr(sys, name) is None:
                 os.dup2(os.open(os.devnull, os.O_RDWR), fd)
                 setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
@@ -728,5 +690,5 @@ if __name__ == "__main__":
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
             sys.stderr.flush()
-        atexit._run_exitfuncs()  # Matplotlib's clean-up among them; then skip Python's teardown of TF (about a second)
+        atexit._run_exitfuncs()  # Matplotlib's clean-up among them; skip TF's teardown (a second)
         os._exit(code)

@@ -18,8 +18,8 @@ Every process runs in a temporary HOME and XDG_CACHE_HOME, removed at the end: t
 first epoch traces and compiles) and before each first run of table 4, and the user's own cache is
 not touched.
 
-    python benchmarks/bench.py                       # about 12 minutes on 2 cores (measured 2026-12-02)
-    python benchmarks/bench.py --quick               # one round, fewer epochs: a smoke test (about 1 minute)
+    python benchmarks/bench.py                       # about 9 minutes on 2 cores (measured 2026-12-02)
+    python benchmarks/bench.py --quick               # one round, fewer epochs: a smoke test (about 1.5 minutes)
     python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python --hidden 10 64 256 1024
 
 Timings on a shared machine are noisy: every figure is a median, and each ratio is the median of
@@ -393,6 +393,8 @@ def main(argv=None):
               f"cache warm, {'one process' if rounds == 1 else f'medians of {rounds} processes'})",
               ["phase", "seconds", "% of the whole process"], phase_rows)
         print(f"\nThe timed runs' metrics.json is the command's, byte for byte: {'yes' if same else 'NO'}")
+        print("(Past the import alone, not the whole `python -c \"import tensorflow\"` of the table before, which also "
+              "pays Python's teardown of TensorFlow at exit; sine_wave.py skips it with os._exit.)")
 
 
 if __name__ == "__main__":

@@ -137,8 +137,8 @@ def test_restore_with_shapes_that_do_not_fit(earlier, main):
     for suffix in (".index", ".data-00000-of-00001"):
         shutil.copy(folder / (CKPT + suffix), folder / ("sine-wave-rnn-20-10-0" + suffix))
     before = snapshot(folder)
-    line = one_line_error(main("--restore", "--hidden", "20", "--out", folder), 1, "trained with --hidden 10 ",
-                          "give its files back the name sine-wave-rnn-10-10-0, then use it with:",
+    line = one_line_error(main("--restore", "--hidden", "20", "--out", folder), 1, "trained with other settings",
+                          "named sine-wave-rnn-10-10-0, it works with:",
                           "--hidden 10 --seq-width 10 --lag 60 --restore")
     assert "nothing written" not in line  # checked before anything is made
     assert snapshot(folder) == before
@@ -325,19 +325,19 @@ def test_restore_refuses_a_checkpoint_of_another_lag(main, tmp_path):
     assert proc.returncode == 0, proc.stderr
     before = snapshot(tmp_path / "lag30")
     proc = main("--restore", "--no-show", "--out", tmp_path / "lag30")
-    one_line_error(proc, 1, "trained with --hidden 10 --seq-width 10 --lag 30; use it with:", "--lag 30 --restore")
+    one_line_error(proc, 1, "trained with other settings", "--lag 30 --restore")
     assert snapshot(tmp_path / "lag30") == before
     proc = main("--restore", "--no-show", "--lag", "30", "--out", tmp_path / "lag30")
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((tmp_path / "lag30" / "metrics.json").read_text())
     assert metrics["options"] == {"hidden": 10, "seq_width": 10, "lag": 30, "seed": 20160310,
-                                  "lr_schedule": "as-written", "epochs": 2, "xla": True}
+                                  "lr_schedule": "as-written", "epochs": 2, "restored": True, "xla": True}
 
 
 def test_the_restore_hint_names_a_saved_lag_of_zero(main, tmp_path):
     assert main("--no-show", "--epochs", "1", "--lag", "0", "--out", tmp_path).returncode == 0
     one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1,
-                   "--lag 0; use it with:", "--lag 0 --restore")
+                   "other settings", "--lag 0 --restore")
 
 
 def test_a_checkpoint_without_settings_is_named_as_such(tf, main, tmp_path):
@@ -346,12 +346,12 @@ def test_a_checkpoint_without_settings_is_named_as_such(tf, main, tmp_path):
     net = sine_wave.Network()
     tf.train.Checkpoint(W=net.W, b=net.b).write(str(tmp_path / CKPT))
     proc = main("--restore", "--no-show", "--out", tmp_path)
-    one_line_error(proc, 1, "not written by this version of sine_wave.py", "python sine_wave.py --out")
+    one_line_error(proc, 1, "is not this version's", "python sine_wave.py --out")
     # The previous version's checkpoint: settings, but a Keras LSTM where 0.7's LSTMCell should be.
     settings = tf.Variable('{"hidden": 10, "seq_width": 10, "lag": 60}')
     tf.train.Checkpoint(lstm=tf.train.Checkpoint(kernel=tf.Variable(tf.zeros((10, 40)))), W=net.W, b=net.b,
                         settings=settings).write(str(tmp_path / CKPT))
-    one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1, "not written by this version")
+    one_line_error(main("--restore", "--no-show", "--out", tmp_path), 1, "is not this version's")
 
 
 def test_a_big_network_trains(main, tmp_path):
@@ -496,7 +496,7 @@ def test_a_closed_pipe_after_the_results_are_in_says_so(tmp_path):
         assert written
 
 
-@pytest.mark.parametrize("value, fragment", [("garbage", "XLA_FLAGS='garbage' is neither flags"),
+@pytest.mark.parametrize("value, fragment", [("garbage", "XLA_FLAGS='garbage' is not flags"),
                                              ("--xla_bogus_flag=1", "Unknown flag in XLA_FLAGS: --xla_bogus_flag=1")])
 def test_bad_xla_flags_are_one_line_and_leave_nothing(tmp_path, value, fragment):
     proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", XLA_FLAGS=value)
