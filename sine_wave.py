@@ -216,7 +216,7 @@ def run(args, out):
             lr.assign(new_lr)  # session.run(tf.assign(lr, new_lr))
             err, net_outs = train_op(*feed)
             print('Epoch %d: %1.5f' % (i, err))
-            out.epoch(i, err)  # not in the post: time the epoch, stop on a NaN
+            out.epoch(i, err)  # not in the post: stop on a NaN
         out.save(saver, f"sine-wave-rnn-{args.hidden}-{args.seq_width}-0")  # saver.save(..., global_step=0)
 
     # Post block 6, continued: the trained network on both halves
@@ -236,6 +236,7 @@ def run(args, out):
 # ===========================================================================
 import argparse, atexit, builtins, contextlib, glob, hashlib, json, os, platform, shlex, shutil  # noqa
 import signal, subprocess, sys, tempfile, time  # noqa
+from pathlib import Path  # noqa
 
 WIDE = (12, 7)  # the post's wide figures
 MAX_HIDDEN = 1024  # the largest tested; at 2048 the first gradient overflows (docs/performance.md)
@@ -289,7 +290,7 @@ def quiet_stderr():
 
 
 def print(line=""):
-    """The story's print: out at once; a failure is a UserError."""
+    """The story's print: flushed; a failure is a UserError."""
     try:
         builtins.print(line, flush=True)
     except OSError as exc:  # a full disk, a closed pipe (| head)
@@ -333,13 +334,13 @@ def sha256(path):
 
 class CompileCache:
     """XLA's programs kept between runs (README: the compile cache), in a folder of the run's own:
-    entries whose SHA-256 matches their name go in; new ones come out at the end."""
+    only entries whose SHA-256 matches their name go in; new ones come out at the end."""
 
     def __init__(self, tf_version):
         self.run, self.known = None, set()
         if "persistent_cache" in os.environ.get("TF_XLA_FLAGS", ""):
-            return  # the user's own, or none (an empty directory)
-        cpu = [line for line in open("/proc/cpuinfo") if line.startswith("flags")][:1] \
+            return  # the user's, or none (an empty one)
+        cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")] \
             if os.path.exists("/proc/cpuinfo") else platform.processor()
         key = json.dumps([tf_version, platform.machine(), cpu, *map(os.environ.get, ("XLA_FLAGS", "TF_XLA_FLAGS"))])
         root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -360,9 +361,9 @@ class CompileCache:
 
     def keep(self):
         """Each program TF wrote, into the cache under its checksum."""
-        with contextlib.suppress(OSError, TypeError):
+        with contextlib.suppress(OSError):
             for name in set(os.listdir(self.run)) - self.known:
-                if name.endswith(".pb"):  # not a half-written .tmp
+                if name.endswith(".pb"):  # not a .tmp
                     path = os.path.join(self.run, name)
                     os.replace(path, os.path.join(self.home, f"{name}.sha256-{sha256(path)}"))
                     self.known.add(name)
@@ -560,8 +561,8 @@ def restore(saver, args):
 
 # --- How good is it: the test half against simple predictors
 def metrics_of(errors, options, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-    """metrics.json: from the logged errors, the options in effect and the two halves."""
-    # Rows whose target is in y, not gen_inputs' padding
+    """metrics.json: from the errors logged, the options in effect, the two halves."""
+    # Rows with a target in y, not gen_inputs' zeros
     target, n = np.ravel(test_target), len(y) - (len(train_input) + options["seq_width"] + options["lag"])
     # Baselines: zero, and a linear map of the window fit on the training half
     ones = np.ones((len(train_input), 1))  # both halves have n_steps rows
@@ -620,7 +621,7 @@ def parse_args(argv=None):
     if args.out.encode(errors="replace").decode() != args.out:  # surrogates: not UTF-8
         p.error(f"argument --out: {ascii(args.out)} is not UTF-8, as TensorFlow's file functions need")
     for name in "XLA_FLAGS", "TF_XLA_FLAGS":  # XLA takes anything else for a file name
-        if not os.environ.get(name, "-").strip().startswith("-"):
+        if os.environ.get(name, "-").strip()[:1] not in "-":
             p.error(f"{name}={os.environ[name]!r} is not flags (--name=value)")
     return args
 
@@ -656,7 +657,7 @@ def main(argv=None):
         held = hold_signals()  # the clean-up is not cut short
         if out.dir:
             shutil.rmtree(out.dir, ignore_errors=True)
-        if cache:
+        if cache and cache.run:
             cache.keep()
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -678,7 +679,7 @@ def fail(message, out, code=1):
 if __name__ == "__main__":
     if "IPython" in sys.modules:  # `%run sine_wave.py`: keep the kernel alive
         code = main()
-        del print  # %run gives the notebook this namespace: keep its print
+        del print  # %run gives the notebook this namespace
         if code:
             raise SystemExit(code)
     else:

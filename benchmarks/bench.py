@@ -4,7 +4,7 @@ Prints five Markdown tables:
   1. per epoch and peak memory against --hidden: each size trains in a process of its own, the
      script's own step and loop, each epoch waited for as sine_wave.py's loop waits for it (its log
      line reads the error); with --jax PYTHON, benchmarks/jax_reference.py under that interpreter,
-     the two alternating;
+     with --torch PYTHON, benchmarks/torch_reference.py (PyTorch's nn.LSTM), the forms alternating;
   2. XLA's copy insertion with and without region analysis (sine_wave.XLA_COPY_FLAG), per size;
   3. the step with XLA against the plain tf.function of --no-xla;
   4. the whole command, a first run (empty compile cache) and a re-run (the cache filled by the
@@ -20,7 +20,8 @@ not touched.
 
     python benchmarks/bench.py                       # about 9 minutes on 2 cores (measured 2026-12-02)
     python benchmarks/bench.py --quick               # one round, fewer epochs: a smoke test (about 1.5 minutes)
-    python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python --hidden 10 64 256 1024
+    python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python --torch /path/to/venv-with-torch/bin/python \
+        --hidden 10 64 256 1024
 
 Timings on a shared machine are noisy: every figure is a median, and each ratio is the median of
 the rounds' ratios, between figures measured in the same round.
@@ -221,11 +222,13 @@ class Bench:
     def empty_cache(self):
         shutil.rmtree(self.cache / "sine_wave", ignore_errors=True)
 
-    def measure(self, hidden, epochs, xla=True, flags=None, jax=None):
+    def measure(self, hidden, epochs, xla=True, flags=None, jax=None, torch=None):
         """One child process's {first_ms, epoch_ms, peak_mb}, its compile cache empty."""
         env = {**self.env, "XLA_FLAGS": flags} if flags else self.env
-        cmd = ([jax, str(ROOT / "benchmarks" / "jax_reference.py"), "--hidden", str(hidden), "--epochs", str(epochs + 1)]
-               if jax else [sys.executable, __file__, "--child", str(hidden), str(epochs)] + ([] if xla else ["--no-xla"]))
+        reference = [jax, str(ROOT / "benchmarks" / "jax_reference.py")] if jax else \
+            [torch, str(ROOT / "benchmarks" / "torch_reference.py")] if torch else None
+        cmd = (reference + ["--hidden", str(hidden), "--epochs", str(epochs + 1)] if reference
+               else [sys.executable, __file__, "--child", str(hidden), str(epochs)] + ([] if xla else ["--no-xla"]))
         self.empty_cache()
         return json.loads(run_child(cmd, env).stdout.strip().splitlines()[-1])
 
@@ -332,6 +335,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hidden", type=int, nargs="+", default=[10, 64, 256], help="sizes (default: 10 64 256)")
     p.add_argument("--jax", metavar="PYTHON", help="an interpreter with JAX installed, for the JAX columns")
+    p.add_argument("--torch", metavar="PYTHON", help="an interpreter with PyTorch installed, for the PyTorch columns")
     p.add_argument("--quick", action="store_true", help="fewer epochs, one round of processes per table")
     p.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
     p.add_argument("--phases", metavar="OUT", help=argparse.SUPPRESS)
@@ -355,6 +359,8 @@ def main(argv=None):
             forms = {"ours": dict(hidden=hidden, epochs=epochs)}
             if args.jax:
                 forms["jax"] = dict(hidden=hidden, epochs=epochs, jax=args.jax)
+            if args.torch:
+                forms["torch"] = dict(hidden=hidden, epochs=epochs, torch=args.torch)
             if new_flag:  # XLA of TF 2.19 and later knows the flag (sine_wave.XLA_COPY_FLAG)
                 forms["default"] = dict(hidden=hidden, epochs=epochs,
                                         flags="--xla_cpu_copy_insertion_use_region_analysis=false")
@@ -365,6 +371,9 @@ def main(argv=None):
             if args.jax:
                 jax = got["jax"]
                 row += [f"{jax['epoch_ms']:.2f}", f"{jax['peak_mb']:.0f}", f"{1 / jax['ratio_epoch_ms']:.2f}"]
+            if args.torch:
+                torch = got["torch"]
+                row += [f"{torch['epoch_ms']:.2f}", f"{torch['peak_mb']:.0f}", f"{1 / torch['ratio_epoch_ms']:.2f}"]
             rows.append(row)
             if new_flag:
                 default = got["default"]
@@ -373,8 +382,9 @@ def main(argv=None):
         header = ["--hidden", "epochs", "first epoch s (trace and compile)",
                   "ms per epoch, each waited for (as the script runs)", "peak MB"]
         table("Per epoch and peak memory against --hidden (one process per figure, medians)",
-              header + (["JAX ms, waited", "JAX peak MB", "× JAX (median of the rounds' ratios)"] if args.jax else []),
-              rows)
+              header + (["JAX ms, waited", "JAX peak MB", "× JAX (median of the rounds' ratios)"] if args.jax else [])
+              + (["PyTorch nn.LSTM ms, waited", "PyTorch peak MB", "× PyTorch (median of the rounds' ratios)"]
+                 if args.torch else []), rows)
         if copies:
             table("XLA's copy insertion: with region analysis (the script's setting) and XLA's default",
                   ["--hidden", "ms per epoch, region analysis", "ms per epoch, XLA's default", "× slower by default"],
