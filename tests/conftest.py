@@ -3,6 +3,7 @@
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,3 +84,22 @@ def main(tf, capfd):
         return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
     return run
+
+
+@pytest.fixture
+def earlier(trained, tmp_path):
+    """A folder holding a good earlier run's results, and its snapshot."""
+    _, out = trained
+    folder = tmp_path / "output"
+    shutil.copytree(out, folder)
+    return folder, snapshot(folder)
+
+
+def one_line_error(proc, status, *fragments):
+    assert proc.returncode == status, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]

@@ -1,0 +1,135 @@
+"""The faults a hostile pass found (issue 20), each as found, and a damaged compile cache.
+
+Each case runs as a user would and checks: at most one stderr line, no traceback, the documented exit
+status, --out all old or all new, no scratch folder, nothing else left behind, no user file moved.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, one_line_error, run_script, script_env, snapshot
+
+
+
+def test_a_folder_named_as_a_result_is_the_users_and_stays(earlier, main):
+    folder, _ = earlier
+    (folder / "metrics.json").unlink()
+    (folder / "metrics.json").mkdir()
+    (folder / "metrics.json" / "notes.txt").write_text("precious")
+    before = snapshot(folder)
+    line = one_line_error(main("--no-show", "--epochs", "1", "--out", folder), 2, str(folder / "metrics.json"),
+                          "not a file this script wrote", "untouched")
+    assert snapshot(folder) == before, line  # the folder, the note and every earlier result as they were
+
+
+def test_a_link_named_as_a_result_is_not_replaced(earlier, main, tmp_path):
+    folder, _ = earlier
+    (tmp_path / "elsewhere.png").write_bytes(b"mine")
+    (folder / "sequence.png").unlink()
+    (folder / "sequence.png").symlink_to(tmp_path / "elsewhere.png")
+    one_line_error(main("--no-show", "--epochs", "1", "--out", folder), 2, "sequence.png", "not a file")
+    assert os.path.islink(folder / "sequence.png") and (tmp_path / "elsewhere.png").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_the_final_clean_up_is_one_line(earlier, main, monkeypatch, signum):
+    """A signal in the last milliseconds (removing the scratch folder, keeping compiled programs) waits for them."""
+    import sine_wave
+
+    folder, _ = earlier
+    real = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if os.path.basename(str(path)).startswith(".sine_wave-"):
+            os.kill(os.getpid(), signum)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(sine_wave.shutil, "rmtree", rmtree)
+    proc = main("--no-show", "--epochs", "1", "--out", folder)
+    monkeypatch.setattr(sine_wave.shutil, "rmtree", real)
+    line = one_line_error(proc, 128 + signum, signal.Signals(signum).name, "already written")
+    assert not [n for n in os.listdir(folder) if n.startswith(".sine_wave-")], line
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == 1  # the new set is in
+
+
+def test_a_closed_pipe_after_the_results_are_in_says_so(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(f'"{sys.executable}" "{ROOT / "sine_wave.py"}" --no-show --epochs 1 --out "{out}" | head -c 1',
+                          shell=True, env=script_env(), capture_output=True, text=True, timeout=120)
+    written = (out / "metrics.json").exists()
+    if proc.stderr:  # the pipe closed while the script still wrote to it
+        assert ("already written" in proc.stderr) == written and ("nothing written" in proc.stderr) == (not written)
+        assert len(proc.stderr.splitlines()) == 1
+    else:
+        assert written
+
+
+@pytest.mark.parametrize("value, fragment", [("garbage", "XLA_FLAGS='garbage' is not flags"),
+                                             ("--xla_bogus_flag=1", "Unknown flag in XLA_FLAGS: --xla_bogus_flag=1")])
+def test_bad_xla_flags_are_one_line_and_leave_nothing(tmp_path, value, fragment):
+    proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", XLA_FLAGS=value)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()  # nothing made: TensorFlow loads before the first file
+
+
+def test_a_bad_matplotlib_backend_is_one_line(tmp_path):
+    one_line_error(run_script("--epochs", "1", "--out", tmp_path, MPLBACKEND="bogus"), 1,
+                   "cannot load Matplotlib", "'bogus' is not a valid value for backend")
+
+
+def test_an_unwritable_home_leaves_nothing_behind(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", HOME="/proc", TMPDIR=str(scratch),
+                      XDG_CACHE_HOME="", XDG_CONFIG_HOME="")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stderr.splitlines()) <= 1 and "Traceback" not in proc.stderr  # Matplotlib's own advice, if any
+    assert list(scratch.iterdir()) == []  # Matplotlib's temporary folder went
+
+
+def test_an_out_too_long_for_the_checkpoint_is_refused_before_training(tmp_path):
+    long = str(tmp_path / "/".join(["d" * 200] * 20))
+    long = long[:4000]  # makedirs succeeds; the checkpoint's temporary files would not fit
+    proc = run_script("--no-show", "--out", long)
+    one_line_error(proc, 2, "--out", "too long")
+    assert "Epoch" not in proc.stdout
+
+
+def test_a_dangling_link_as_out_is_not_a_folder(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    one_line_error(run_script("--out", tmp_path / "link"), 2, "is not a folder")
+
+
+def test_a_damaged_compile_cache_changes_nothing(tmp_path):
+    """Every cached program overwritten with garbage, truncated or emptied, and a stranger's file beside them:
+    the next run compiles afresh, prints the same log with an empty stderr, and keeps sound programs again."""
+    cache = tmp_path / "cache"
+    logs = []
+    for damage in (False, True):
+        if damage:
+            entries = sorted(cache.rglob("*.sha256-*"))
+            assert len(entries) >= 3  # the warm-up, the prediction, the step
+            for entry, harm in zip(entries, ("garbage", "truncated", "empty")):
+                data = entry.read_bytes()
+                entry.write_bytes({"garbage": os.urandom(len(data)), "truncated": data[: len(data) // 2], "empty": b""}[harm])
+            (entries[0].parent / ("xla_compile_cache__1__2__XLA_CPU_JIT.pb.sha256-" + "0" * 64)).write_bytes(b"x" * 99)
+        proc = run_script("--no-show", "--epochs", "3", "--out", tmp_path / "out", XDG_CACHE_HOME=str(cache))
+        assert proc.returncode == 0 and proc.stderr == "", (damage, proc.stderr)
+        logs.append([line for line in proc.stdout.splitlines() if line.startswith("Epoch")])
+        assert not list(cache.rglob(".run-*"))  # the run's own folder went
+    assert logs[0] == logs[1] and len(logs[0]) == 3
+    kept = sorted(cache.rglob("*.sha256-*"))
+    assert len(kept) >= 3 and all(sine_wave_sha256(p) == p.name.rsplit("-", 1)[1] for p in kept)
+
+
+def sine_wave_sha256(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
