@@ -239,7 +239,7 @@ import signal, subprocess, sys, tempfile, time  # noqa
 from pathlib import Path  # noqa
 
 WIDE = (12, 7)  # the post's wide figures
-MAX_HIDDEN = 1024  # the largest tested; at 2048 the first gradient overflows (docs/performance.md)
+MAX_HIDDEN = 1024  # the largest tried; at 2048 the first gradient overflows (docs/performance.md)
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 cache = None  # a CompileCache once TF loads with XLA
 # All a run writes but its checkpoint (the last two: earlier versions'), replaced by each run
@@ -248,7 +248,7 @@ RESULTS = ("sequence.png", "sequence-and-network-output.png", "training-complete
 
 
 class UserError(Exception):
-    """A problem the user can fix: (message, exit status = 1)."""
+    """A problem the user can fix: (message, exit status=1)."""
 
 
 def first_line(exc):
@@ -298,23 +298,23 @@ def print(line=""):
 
 
 def load_tensorflow(xla=False):
-    """`import tensorflow as tf`, once; with `xla`, the compile cache and a first compile."""
+    """`import tensorflow as tf`, once; with `xla`, the compile cache, a first compile."""
     global tf, cache
     if tf is not None:
         return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # errors only: the script reports every failure
-    os.environ["KERAS_BACKEND"] = "tensorflow"  # for tf.keras's Adam, whatever keras.json says
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras's Adam, whatever keras.json says
     before = {name: os.environ.get(name) for name in ("XLA_FLAGS", "TF_XLA_FLAGS")}
     try:
         try:
             import tensorflow
-            # Read as devices start (XLA_FLAGS, at the first compile); TF < 2.19 aborts on it
+            # Read as devices start (XLA_FLAGS at the first compile); TF < 2.19 aborts on it
             if xla and tuple(map(int, tensorflow.__version__.split(".")[:2])) >= (2, 19) and \
                     "region_analysis" not in os.environ.get("XLA_FLAGS", ""):
                 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_COPY_FLAG}"
             cache = CompileCache(tensorflow.__version__) if xla else None
             tensorflow.config.list_logical_devices()
-        except Exception as exc:  # ImportError, or a broken install's own
+        except Exception as exc:  # ImportError, or a broken install's
             raise UserError(f"cannot import TensorFlow ({type(exc).__name__}: {first_line(exc)}); "
                             "pip install -r requirements.txt") from None
         if xla:
@@ -334,7 +334,7 @@ def sha256(path):
 
 class CompileCache:
     """XLA's programs kept between runs (README: the compile cache), in a folder of the run's own:
-    only entries whose SHA-256 matches their name go in; new ones come out at the end."""
+    only entries whose SHA-256 matches their name go in; new ones come out."""
 
     def __init__(self, tf_version):
         self.run, self.known = None, set()
@@ -350,6 +350,7 @@ class CompileCache:
             if shutil.disk_usage(self.home).free < 256 << 20:  # TF fails a compile it cannot save
                 return
             self.run = tempfile.mkdtemp(prefix=".run-", dir=self.home)
+            atexit.register(shutil.rmtree, self.run, True)  # at exit: TF may write more
             for path in sorted(glob.glob(os.path.join(self.home, "*.sha256-*"))):
                 name, digest = os.path.basename(path).rsplit(".sha256-", 1)
                 if sha256(path) != digest:
@@ -367,7 +368,6 @@ class CompileCache:
                     path = os.path.join(self.run, name)
                     os.replace(path, os.path.join(self.home, f"{name}.sha256-{sha256(path)}"))
                     self.known.add(name)
-            shutil.rmtree(self.run, ignore_errors=True)
 
 
 
