@@ -201,7 +201,7 @@ def run(args, out):
     else:
         net_outs = output(feed[0]).numpy()
         out.figure("sequence-and-network-output.png", plot_untrained, x[:n_steps], train_target, net_outs,
-                   figsize=WIDE)
+                   figsize=(12, 7))  # the post's wide figures
         plt.show()
 
         # Post block 5: the train ops
@@ -224,27 +224,28 @@ def run(args, out):
     test_input, test_target = gen_inputs(y, n_steps, offset=n_steps, seq_width=args.seq_width, lag=args.lag)
     test_outs = output(tf.constant(test_input, tf.float32)).numpy()  # the post ran `feed` here (README: differences)
     out.figure("training-complete.png", plot_training_complete, x[:n_steps], train_target, train_outs,
-               x[n_steps:2 * n_steps], test_target, test_outs, figsize=WIDE)
+               x[n_steps:2 * n_steps], test_target, test_outs, figsize=(12, 7))
 
     # Not in the post: how good is it; then every file into place at once
-    out.finish(x, y, train_input, train_target, train_outs, test_input, test_target, test_outs)
+    out.finish(y, train_input, train_target, train_outs, test_input, test_target, test_outs)
     plt.show()
 
 
 # ===========================================================================
 # Everything the post does not have: the plumbing, below this fence.
 # ===========================================================================
-import argparse, atexit, builtins, contextlib, glob, hashlib, json, os, platform, shlex, shutil  # noqa
-import signal, subprocess, sys, tempfile, time  # noqa
+import argparse, atexit, builtins, contextlib, hashlib, json, os, platform, shlex, shutil  # noqa
+import signal, subprocess, sys, tempfile  # noqa
 from pathlib import Path  # noqa
 
-WIDE = (12, 7)  # the post's wide figures
 MAX_HIDDEN = 1024  # the largest tried; at 2048 the first gradient overflows (docs/performance.md)
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
-cache = None  # a CompileCache once TF loads with XLA
-# All a run writes but its checkpoint (the last two: earlier versions'), replaced by each run
-RESULTS = ("sequence.png", "sequence-and-network-output.png", "training-complete.png", "training-error.png",
-           "metrics.json", "predictions.csv", "training.gif")
+cache = None  # a CompileCache, with XLA
+signalled, holding = [], False  # each signal (a raise in a finalizer is lost, not this); held now?
+# All a run writes but its checkpoint; earlier versions' two, known by their first bytes
+RESULTS = {"sequence.png": b"", "sequence-and-network-output.png": b"", "training-complete.png": b"",
+           "training-error.png": b"", "metrics.json": b"", "predictions.csv": b"x,half,target,prediction\n",
+           "training.gif": b"GIF89a\x80\x02@\x01"}
 
 
 class UserError(Exception):
@@ -256,7 +257,7 @@ def first_line(exc):
 
 
 # --- A quiet console
-# TF's lines on a CPU-only machine at any TF_CPP_MIN_LOG_LEVEL, and as it loads a cached program
+# TF's lines on a CPU-only machine at any TF_CPP_MIN_LOG_LEVEL, and loading a cached program
 TF_NOISE = (r"All log messages before absl::InitializeLog|oneDNN custom operations"
             r"|Could not find cuda drivers|failed call to cuInit|cpu_feature_guard"
             r"|To enable the following instr|Unable to register cu(DNN|FFT|BLAS) factory"
@@ -289,12 +290,11 @@ def quiet_stderr():
         child.wait()
 
 
-def print(line=""):
-    """The story's print: flushed; a failure is a UserError."""
+def print(line):  # the story's: flushed; a failure is a UserError
     try:
         builtins.print(line, flush=True)
-    except OSError as exc:  # a full disk, a closed pipe (| head)
-        raise UserError(f"cannot write the log to standard output: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # a full disk, | head, an unencodable --out
+        raise UserError(f"cannot write the log to standard output: {getattr(exc, 'strerror', 0) or exc}") from None
 
 
 def load_tensorflow(xla=False):
@@ -302,7 +302,7 @@ def load_tensorflow(xla=False):
     global tf, cache
     if tf is not None:
         return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # errors only: the script reports every failure
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # errors only: the script reports failures
     os.environ["KERAS_BACKEND"] = "tensorflow"  # tf.keras's Adam, whatever keras.json says
     before = {name: os.environ.get(name) for name in ("XLA_FLAGS", "TF_XLA_FLAGS")}
     try:
@@ -319,6 +319,7 @@ def load_tensorflow(xla=False):
                             "pip install -r requirements.txt") from None
         if xla:
             tensorflow.function(lambda: tensorflow.constant(1.0) + 1.0, jit_compile=True, autograph=False)()
+            cache.fill()
     finally:
         for name, value in before.items():
             os.environ.pop(name, None) if value is None else os.environ.update({name: value})
@@ -327,48 +328,48 @@ def load_tensorflow(xla=False):
     return tf
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+def sha256(path, name):  # of the name too: TF reads an entry by it
+    return hashlib.sha256(name.encode() + Path(path).read_bytes()).hexdigest()
 
 
 class CompileCache:
-    """XLA's programs kept between runs (README: the compile cache), in a folder of the run's own:
-    only entries whose SHA-256 matches their name go in; new ones come out."""
+    """XLA's programs kept between runs (README: the compile cache)."""
 
     def __init__(self, tf_version):
-        self.run, self.known = None, set()
+        self.run = None
         if "persistent_cache" in os.environ.get("TF_XLA_FLAGS", ""):
             return  # the user's, or none (an empty one)
         cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")] \
             if os.path.exists("/proc/cpuinfo") else platform.processor()
         key = json.dumps([tf_version, platform.machine(), cpu, *map(os.environ.get, ("XLA_FLAGS", "TF_XLA_FLAGS"))])
-        root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        self.home = os.path.join(root, "sine_wave", "xla-" + hashlib.sha256(key.encode()).hexdigest()[:16])
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "sine_wave")
+        self.home = os.path.join(root, "xla-" + hashlib.sha256(key.encode()).hexdigest()[:16])
         with contextlib.suppress(OSError):
-            os.makedirs(self.home, exist_ok=True)
-            if shutil.disk_usage(self.home).free < 256 << 20:  # TF fails a compile it cannot save
+            os.makedirs(root, exist_ok=True)
+            if shutil.disk_usage(root).free < 256 << 20:  # TF fails a compile it cannot save
                 return
-            self.run = tempfile.mkdtemp(prefix=".run-", dir=self.home)
+            self.run = tempfile.mkdtemp(prefix=".run-", dir=root)
+            os.rmdir(self.run)  # TF makes it at its first save, once XLA read its flags (a bad one ends the process)
             atexit.register(shutil.rmtree, self.run, True)  # at exit: TF may write more
-            for path in sorted(glob.glob(os.path.join(self.home, "*.sha256-*"))):
-                name, digest = os.path.basename(path).rsplit(".sha256-", 1)
-                if sha256(path) != digest:
+            os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={self.run}"
+
+    def fill(self):  # after XLA's first compile: each sound entry, copied in for TF
+        with contextlib.suppress(OSError):
+            for path in Path(self.home).glob("*.sha256-*") if self.run else ():
+                name, digest = path.name.rsplit(".sha256-", 1)
+                if sha256(path, name) != digest:
                     os.remove(path)  # damaged: compiled anew
                 else:
                     shutil.copyfile(path, os.path.join(self.run, name))
-            self.known = set(os.listdir(self.run))
-            os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={self.run}"
 
-    def keep(self):
-        """Each program TF wrote, into the cache under its checksum."""
+    def keep(self):  # the programs TF wrote, into the cache
         with contextlib.suppress(OSError):
-            for name in set(os.listdir(self.run)) - self.known:
-                if name.endswith(".pb"):  # not a .tmp
-                    path = os.path.join(self.run, name)
-                    os.replace(path, os.path.join(self.home, f"{name}.sha256-{sha256(path)}"))
-                    self.known.add(name)
-
+            os.makedirs(self.home, exist_ok=True)
+            for name in os.listdir(self.run):
+                path = os.path.join(self.run, name)
+                kept = os.path.join(self.home, f"{name}.sha256-{sha256(path, name)}")
+                if name.endswith(".pb") and not os.path.exists(kept):  # not a .tmp, not one it read
+                    os.replace(path, kept)
 
 
 # --- Figures
@@ -392,34 +393,30 @@ def plot_training_error(ax, errors):
 
 # --- Safe saving: all or nothing
 def on_signal(signum, frame):
-    for s in SIGNALS:  # one message, however often Ctrl-C is hit
-        signal.signal(s, signal.SIG_IGN)
-    raise KeyboardInterrupt(signum)
+    """Each signal noted; the first raises KeyboardInterrupt, unless held."""
+    signalled.append(signum)
+    if len(signalled) == 1 and not holding:
+        raise KeyboardInterrupt(signum)
 
 
-def hold_signals():
-    """From now on, signals go into the list returned, not acted on."""
-    held = []
-    for s in SIGNALS:
-        signal.signal(s, lambda signum, _: held.append(signum))
-    return held
+def earlier(path, head):  # an earlier run's file: not a link, starting with `head`
+    if os.path.isfile(path) and not os.path.islink(path):
+        with open(path, "rb") as f:
+            return f.read(len(head)) == head
 
 
-try:
-    import fcntl
-except ImportError:  # Windows: no lock (docs/robustness.md)
-    fcntl = None
+fcntl = None if os.name == "nt" else __import__("fcntl")  # Windows: no lock (docs/robustness.md)
 
 
 class Output:
     """Each file into a scratch folder in --out, all moved in once the run succeeds."""
 
     def __init__(self, args):
-        self.args, self.dir, self.committed, self.restored = args, None, False, None
-        self.names, self.errors, self.started = [], [], time.perf_counter()
+        self.args, self.dir, self.committed = args, None, False
+        self.names, self.errors = [], []
 
     def path(self, name):
-        if self.dir is None:  # at the first file, after TF (which can abort) loads
+        if self.dir is None:  # at the first file, after TF (which can abort) loaded
             # TF's longest: NAME_temp/part-00000-of-00001.data-00000-of-00001.tempstate + 20 digits
             out, longest = self.args.out, checkpoint_name(self.args) + "-" * 75
             try:
@@ -432,7 +429,6 @@ class Output:
         return os.path.join(self.dir, name)
 
     def figure(self, name, plot, *data, figsize=(8, 6)):
-        """Draw `name` in pyplot for plt.show(); save it."""
         fig = plt.figure(num=name, figsize=figsize, clear=True)
         ax = fig.subplots()
         plot(ax, *data)
@@ -449,43 +445,42 @@ class Output:
         if not math.isfinite(err):
             raise UserError(f"the training error became {err} at epoch {i}; training stopped")
         self.errors.append(err)
+        if signalled:  # its raise was lost in a finalizer
+            raise KeyboardInterrupt(signalled[0])
 
     def save(self, saver, name):
         try:
             saver.write(self.path(name))
-        except Exception as exc:  # TF's own (ResourceExhaustedError: a full disk)
+        except Exception as exc:  # TF's own: a full disk, say
             raise OSError(f"writing the checkpoint failed: {first_line(exc).split('}} ')[-1]}") from None  # no {{node}}
         self.names += [name + ".index", name + ".data-00000-of-00001"]
 
-    def finish(self, x, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-        """The error figure, the metrics, then every file into --out."""
+    def finish(self, y, *halves):
         if self.errors:
             self.figure("training-error.png", plot_training_error, self.errors)
-        options = {**settings_of(self.args), **(self.restored or {}), "restored": self.args.restore,
-                   "xla": not self.args.no_xla}  # in effect
-        metrics = metrics_of(self.errors, options, y, train_input, train_target, train_outs, test_input, test_target, test_outs)
+        options = {**settings_of(self.args), "restored": self.args.restore, "xla": not self.args.no_xla}
+        metrics = metrics_of(self.errors, options, y, *halves)
         print("\n".join(metrics_lines(metrics)))
-        with open(self.path("metrics.json"), "w") as f:
-            f.write(json.dumps(metrics, indent=2) + "\n")
+        Path(self.path("metrics.json")).write_text(json.dumps(metrics, indent=2) + "\n")
         self.names.append("metrics.json")
         gone = self.commit()
         print(f"Wrote {os.path.join(self.args.out, '')}: {', '.join(self.names)}" +
               (f"; removed an earlier run's {', '.join(gone)}" if gone else ""))
-        print(f"Finished in {time.perf_counter() - self.started:.1f} s")
 
     def commit(self):
         """New files in, an earlier run's others out; a failure puts all back; a signal waits."""
+        global holding
         names = sorted(self.names, key=lambda n: n.endswith(".index"))  # .index, --restore's mark, last
-        gone = [n for n in RESULTS if n not in names and os.path.lexists(os.path.join(self.args.out, n))]
-        held, moved, lock = hold_signals(), [], fcntl and os.open(self.args.out, os.O_RDONLY)
+        holding, moved, gone, lock = True, [], [], fcntl and os.open(self.args.out, os.O_RDONLY)
         try:
             if fcntl:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time
+            gone = [n for n in RESULTS if n not in names and earlier(os.path.join(self.args.out, n), RESULTS[n])]
             for name in gone + names:
                 target = os.path.join(self.args.out, name)
-                if os.path.islink(target) or os.path.lexists(target) and not os.path.isfile(target):
-                    raise UserError(f"argument --out: {target} is not a file this script wrote; move it away", 2)
                 if os.path.lexists(target):
+                    if not earlier(target, b""):
+                        raise UserError(f"argument --out: {target} is not a file this script wrote; move it away", 2)
                     os.replace(target, self.path(name + ".old"))
                 if name in names:
                     os.replace(self.path(name), target)
@@ -503,10 +498,9 @@ class Output:
         finally:
             if fcntl:
                 os.close(lock)  # the lock with it
-            for s in SIGNALS:
-                signal.signal(s, on_signal)
-        if held:
-            on_signal(held[0], None)
+            holding = False
+        if signalled:
+            raise KeyboardInterrupt(signalled[0])
         return gone
 
 
@@ -540,7 +534,7 @@ def checkpoint_settings(args):
         reader = tf.train.load_checkpoint(prefix)
         names = reader.get_variable_to_shape_map()
         settings = json.loads(reader.get_tensor(key).decode()) if key in names else None
-    except Exception as exc:  # several kinds, for a damaged file
+    except Exception as exc:  # several kinds: a damaged file
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
     if settings is None or "RNN/LSTMCell/W_0/.ATTRIBUTES/VARIABLE_VALUE" not in names:
         raise UserError(f"checkpoint {prefix} is not this version's; train it again with: {command(**vars(args))}")
@@ -554,17 +548,16 @@ def restore(saver, args):
     """saver.restore(session, ...): the weights, not Adam's state."""
     prefix = os.path.join(args.out, checkpoint_name(args))
     try:
-        saver.read(prefix).assert_existing_objects_matched().expect_partial()
+        saver.read(prefix).expect_partial()
     except Exception as exc:
         raise UserError(f"cannot read checkpoint {prefix}: {first_line(exc)}") from None
 
 
 # --- How good is it: the test half against simple predictors
 def metrics_of(errors, options, y, train_input, train_target, train_outs, test_input, test_target, test_outs):
-    """metrics.json: from the errors logged, the options in effect, the two halves."""
     # Rows with a target in y, not gen_inputs' zeros
     target, n = np.ravel(test_target), len(y) - (len(train_input) + options["seq_width"] + options["lag"])
-    # Baselines: zero, and a linear map of the window fit on the training half
+    # Baselines: zero, and a least-squares linear map of the window
     ones = np.ones((len(train_input), 1))  # both halves have n_steps rows
     coef = np.linalg.lstsq(np.hstack([train_input, ones]), np.ravel(train_target), rcond=None)[0]
     preds = {"lstm": np.ravel(test_outs), "zero": 0 * target, "linear": np.hstack([test_input, ones]) @ coef}
@@ -608,9 +601,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     for name, low, high in ("epochs", 0, None), ("hidden", 1, MAX_HIDDEN), ("seq_width", 1, None), ("lag", 0, None), \
             ("seed", 0, 2**32 - 1):
-        if not low <= getattr(args, name) <= (high or getattr(args, name)):
+        if not low <= (value := getattr(args, name)) <= (high or value):
             p.error(f"argument --{name.replace('_', '-')}: expected {f'{low} to {high}' if high else f'{low} or more'}, "
-                    f"got {getattr(args, name)}")
+                    f"got {value}")
     length = len(gen_seq()[0])
     most = length - length // 2 - 1  # the first test target y[n_steps + seq_width + lag] must exist
     if args.lag + args.seq_width > most:
@@ -627,42 +620,46 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """Run the post; return the exit status. An error is one line; --out all old or all new."""
+    """Run the post; return the exit status."""
     args = parse_args(argv)
-    previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
+    global holding
+    previous = {s: signal.signal(s, on_signal) for s in SIGNALS if signal.getsignal(s) != signal.SIG_IGN}  # nohup's SIG_IGN stays
+    hook, holding = sys.unraisablehook, False
+    signalled.clear()
+    sys.unraisablehook = lambda u: isinstance(u.exc_value, KeyboardInterrupt) or hook(u)  # on_signal's, in a finalizer
     out, code = Output(args), 0
     try:
         with quiet_stderr():
-            if args.restore:  # its settings, before anything is made
-                s = out.restored = checkpoint_settings(args)
-                print(f"Restoring {checkpoint_name(args)}, trained with --seed {s['seed']} --lr-schedule "
-                      f"{s['lr_schedule']} --epochs {s['epochs']}")
+            if args.restore:  # its settings, in effect from now, before anything is made
+                vars(args).update(checkpoint_settings(args))
+                print(f"Restoring {checkpoint_name(args)}, trained with --seed {args.seed} --lr-schedule "
+                      f"{args.lr_schedule} --epochs {args.epochs}")
             load_pyplot(show=not args.no_show)
             run(args, out)
     except UserError as exc:
         code = fail(exc.args[0], out, *exc.args[1:])
     except OSError as exc:  # a full disk, --out removed mid-run
         code = fail(f"cannot write the results to {args.out}: {exc}", out)
-    except KeyboardInterrupt as exc:  # SIGTERM, SIGHUP too (on_signal)
-        signum = exc.args[0] if exc.args else signal.SIGINT
-        training = len(out.names) > 1 and not (args.restore or out.committed)  # past the untrained figure
-        where = f" at epoch {len(out.errors)} of {args.epochs}" if training else ""
-        code = fail(f"interrupted by {signal.Signals(signum).name}{where}", out, 128 + signum)
+    except KeyboardInterrupt:  # on_signal's, or a notebook's own
+        signalled.append(signal.SIGINT)
     except Exception as exc:  # TensorFlow's own (an XLA compile failure, say)
         if not type(exc).__module__.startswith(("tensorflow", "keras")):
             raise
         hint = "" if args.no_xla else "; --no-xla may help"
         code = fail(f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}", out)
     finally:
-        held = hold_signals()  # the clean-up is not cut short
+        holding = True  # the clean-up is not cut short
         if out.dir:
             shutil.rmtree(out.dir, ignore_errors=True)
         if cache and cache.run:
             cache.keep()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if held and not code:
-        code = fail(f"interrupted by {signal.Signals(held[0]).name}", out, 128 + held[0])
+        sys.unraisablehook = hook
+    if signalled and not code:  # also one held, or whose raise was lost
+        training = len(out.names) > 1 and not (args.restore or out.committed)  # past the untrained figure
+        where = f" at epoch {len(out.errors)} of {args.epochs}" if training else ""
+        code = fail(f"interrupted by {signal.Signals(signalled[0]).name}{where}", out, 128 + signalled[0])
     return code
 
 

@@ -181,6 +181,7 @@ def phases_child(out):
 
     sw.quiet_stderr, sw.load_tensorflow, sw.make_train_op = quiet_stderr, load_tensorflow, make_train_op
     sw.CompileCache.__init__ = cache_init
+    sw.CompileCache.fill = ph.wrap("fill", sw.CompileCache.fill)
     sw.CompileCache.keep = ph.wrap("keep", sw.CompileCache.keep)
     sw.load_pyplot = ph.wrap("load_pyplot", sw.load_pyplot)
     sw.Output.figure = ph.wrap("figure", sw.Output.figure)
@@ -211,13 +212,13 @@ def run_child(cmd, env):
 class Bench:
     """The children's environment: HOME and XDG_CACHE_HOME in a temporary folder, so the compile cache starts empty."""
 
-    def __init__(self, root):
+    def __init__(self, root, warm=True):
         self.root = Path(root)
         (self.root / "home").mkdir()
         self.cache = self.root / "cache"
         self.env = {**os.environ, "HOME": str(self.root / "home"), "XDG_CACHE_HOME": str(self.cache)}
-        # Matplotlib's font cache (in XDG_CACHE_HOME) built once, and TensorFlow's files read once, untimed
-        run_child([sys.executable, "-c", "import tensorflow, matplotlib.pyplot"], self.env)
+        if warm:  # Matplotlib's font cache (in XDG_CACHE_HOME) built once, TensorFlow's files read once, untimed
+            run_child([sys.executable, "-c", "import tensorflow, matplotlib.pyplot"], self.env)
 
     def empty_cache(self):
         shutil.rmtree(self.cache / "sine_wave", ignore_errors=True)
@@ -285,9 +286,10 @@ class Bench:
             ("quiet_stderr", "the stderr filter: its helper process started and stopped (quiet_stderr)"),
             ("load_pyplot", "import of Matplotlib (load_pyplot)"),
             ("import", "import tensorflow (in load_tensorflow)"),
-            ("CompileCache", "the compile cache: programs copied into the run's folder (CompileCache)"),
+            ("CompileCache", "the compile cache: its folder chosen and checked (CompileCache)"),
             ("devices", "device start (tf.config.list_logical_devices)"),
             ("load_tensorflow", "XLA's warm-up compile, op determinism: the rest of load_tensorflow"),
+            ("fill", "the compile cache: programs checked and copied into the run's folder (CompileCache.fill)"),
             ("output: tracing", "prediction: tracing (output.get_concrete_function)"),
             ("output: compile or cache load, and the run", "prediction: compile or cache load, and the run "
                                                             "(first call of `output`)"),
@@ -336,7 +338,7 @@ def main(argv=None):
     p.add_argument("--hidden", type=int, nargs="+", default=[10, 64, 256], help="sizes (default: 10 64 256)")
     p.add_argument("--jax", metavar="PYTHON", help="an interpreter with JAX installed, for the JAX columns")
     p.add_argument("--torch", metavar="PYTHON", help="an interpreter with PyTorch installed, for the PyTorch columns")
-    p.add_argument("--quick", action="store_true", help="fewer epochs, one round of processes per table")
+    p.add_argument("--quick", action="store_true", help="fewer epochs, one round of processes per table, no untimed warm-up")
     p.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
     p.add_argument("--phases", metavar="OUT", help=argparse.SUPPRESS)
     p.add_argument("--no-xla", action="store_true", help=argparse.SUPPRESS)
@@ -352,7 +354,7 @@ def main(argv=None):
     print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, TensorFlow {tf_version[0]}, Keras {tf_version[1]}, "
           f"{os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="sine_wave-bench-") as root:
-        bench = Bench(root)
+        bench = Bench(root, warm=not args.quick)  # --quick: its first process pays for them
         rows, copies, first_size, new_flag = [], [], None, tuple(map(int, tf_version[0].split(".")[:2])) >= (2, 19)
         for hidden in args.hidden:
             epochs = epochs_for(hidden, args.quick)

@@ -1,9 +1,11 @@
 """Shared helpers: the script's folder on sys.path, and running its command line."""
 
+import atexit
 import importlib.metadata
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,12 @@ sys.path.insert(0, str(ROOT))
 SCRIPT = ROOT / "sine_wave.py"
 # The compile cache of every run in this session (in-process and child processes): its own, not the user's
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sine_wave-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
+# The tests send signals: none ignored here or in the runs started, whoever started the tests (the script keeps
+# an ignored one ignored, as nohup wants)
+for _s in signal.SIGINT, signal.SIGTERM, signal.SIGHUP:
+    if signal.getsignal(_s) == signal.SIG_IGN:
+        signal.signal(_s, signal.default_int_handler if _s == signal.SIGINT else signal.SIG_DFL)
 
 
 def tf_version():

@@ -16,7 +16,6 @@ import pytest
 from conftest import ROOT, one_line_error, run_script, script_env, snapshot
 
 
-
 def test_a_folder_named_as_a_result_is_the_users_and_stays(earlier, main):
     folder, _ = earlier
     (folder / "metrics.json").unlink()
@@ -73,10 +72,12 @@ def test_a_closed_pipe_after_the_results_are_in_says_so(tmp_path):
 @pytest.mark.parametrize("value, fragment", [("garbage", "XLA_FLAGS='garbage' is not flags"),
                                              ("--xla_bogus_flag=1", "in XLA_FLAGS: --xla_bogus_flag=1")])
 def test_bad_xla_flags_are_one_line_and_leave_nothing(tmp_path, value, fragment):
-    proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", XLA_FLAGS=value)
+    cache = tmp_path / "cache"
+    proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", XLA_FLAGS=value, XDG_CACHE_HOME=str(cache))
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode != 0 and len(lines) == 1 and fragment in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()  # nothing made: TensorFlow loads before the first file
+    assert not list((cache / "sine_wave").rglob("*"))  # XLA ended the process before TF's first save
 
 
 def test_a_bad_matplotlib_backend_is_one_line(tmp_path):
@@ -108,18 +109,22 @@ def test_a_dangling_link_as_out_is_not_a_folder(tmp_path):
 
 
 def test_a_damaged_compile_cache_changes_nothing(tmp_path):
-    """Every cached program overwritten with garbage, truncated or emptied, and a stranger's file beside them:
-    the next run compiles afresh, prints the same log with an empty stderr, and keeps sound programs again."""
+    """Every cached program damaged (two sound ones under each other's names, one garbage, a truncated and an
+    empty stranger beside it): the next run compiles afresh, prints the same log with an empty stderr, and keeps
+    sound programs again."""
     cache = tmp_path / "cache"
     logs = []
     for damage in (False, True):
         if damage:
             entries = sorted(cache.rglob("*.sha256-*"))
             assert len(entries) >= 3  # the warm-up, the prediction, the step
-            for entry, harm in zip(entries, ("garbage", "truncated", "empty")):
-                data = entry.read_bytes()
-                entry.write_bytes({"garbage": os.urandom(len(data)), "truncated": data[: len(data) // 2], "empty": b""}[harm])
-            (entries[0].parent / ("xla_compile_cache__1__2__XLA_CPU_JIT.pb.sha256-" + "0" * 64)).write_bytes(b"x" * 99)
+            (a, da), (b, db) = (entry.name.rsplit(".sha256-", 1) for entry in entries[:2])
+            entries[0].rename(entries[0].parent / f"{b}.sha256-{da}")  # swapped, each with its own checksum
+            entries[1].rename(entries[1].parent / f"{a}.sha256-{db}")
+            data = entries[2].read_bytes()
+            entries[2].write_bytes(os.urandom(len(data)))
+            (entries[2].parent / (entries[2].name[:-64] + "1" * 64)).write_bytes(data[: len(data) // 2])
+            (entries[2].parent / ("xla_compile_cache__1__2__XLA_CPU_JIT.pb.sha256-" + "0" * 64)).write_bytes(b"")
         proc = run_script("--no-show", "--epochs", "3", "--out", tmp_path / "out", XDG_CACHE_HOME=str(cache))
         assert proc.returncode == 0 and proc.stderr == "", (damage, proc.stderr)
         logs.append([line for line in proc.stdout.splitlines() if line.startswith("Epoch")])
@@ -130,9 +135,10 @@ def test_a_damaged_compile_cache_changes_nothing(tmp_path):
 
 
 def sine_wave_sha256(path):
+    """The checksum of an entry's name (as TF reads it) and its bytes."""
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(path.name.rsplit(".sha256-", 1)[0].encode() + path.read_bytes()).hexdigest()
 
 
 def test_a_second_run_moves_its_files_in_only_when_the_first_is_done(earlier):
@@ -162,3 +168,85 @@ def test_a_second_run_moves_its_files_in_only_when_the_first_is_done(earlier):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0 and stderr == "", stderr
     assert stdout.count("Wrote ") == 1 and json.loads((folder / "metrics.json").read_text())["options"]["seed"] == 5
+
+
+def test_earlier_versions_files_go_only_when_their_first_bytes_show_it(earlier, main):
+    """predictions.csv and training.gif of earlier versions go; a file of yours with the same name stays."""
+    folder, _ = earlier
+    (folder / "predictions.csv").write_text("x,half,target,prediction\n0.0,train,1.0,2.0\n")
+    (folder / "training.gif").write_bytes(b"GIF89a\x80\x02@\x01" + b"\0" * 50)  # 640 x 320, as they wrote it
+    proc = main("--no-show", "--epochs", "1", "--out", folder)
+    assert proc.returncode == 0 and "removed an earlier run's predictions.csv, training.gif" in proc.stdout, proc.stderr
+    assert not (folder / "predictions.csv").exists() and not (folder / "training.gif").exists()
+    (folder / "predictions.csv").write_text("mine\n")
+    (folder / "training.gif").write_bytes(b"GIF89a\x10\x00\x10\x00")  # a GIF of another size
+    proc = main("--no-show", "--epochs", "1", "--out", folder)
+    assert proc.returncode == 0 and "removed" not in proc.stdout, proc.stderr
+    assert (folder / "predictions.csv").read_text() == "mine\n" and (folder / "training.gif").stat().st_size == 10
+
+
+def test_a_signal_whose_raise_a_finalizer_swallowed_still_ends_the_run(earlier, main, monkeypatch):
+    """A signal that lands inside a finalizer (where Python drops the exception) still ends the run with its status,
+    in one line: here at the first epoch, and in the last milliseconds (as a hostile pass found, TF's __del__)."""
+    import gc
+
+    import sine_wave
+
+    folder, before = earlier
+
+    class Finalized:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    real_epoch, real_commit = sine_wave.Output.epoch, sine_wave.Output.commit
+
+    def epoch(self, i, err):
+        Finalized()  # collected at once: the signal lands in its __del__
+        gc.collect()
+        return real_epoch(self, i, err)
+
+    monkeypatch.setattr(sine_wave.Output, "epoch", epoch)
+    line = one_line_error(main("--no-show", "--epochs", "3", "--out", folder), 143, "SIGTERM at epoch 1 of 3",
+                          "nothing written")
+    assert snapshot(folder) == before, line
+
+    def commit(self):
+        gone = real_commit(self)
+        Finalized()
+        return gone
+
+    monkeypatch.setattr(sine_wave.Output, "epoch", real_epoch)
+    monkeypatch.setattr(sine_wave.Output, "commit", commit)
+    one_line_error(main("--no-show", "--epochs", "1", "--out", folder), 143, "SIGTERM", "already written")
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == 1
+
+
+def test_an_ignored_hang_up_stays_ignored(earlier, main, monkeypatch):
+    """`nohup python sine_wave.py &`: a SIGHUP ignored when the run starts stays ignored."""
+    import sine_wave
+
+    folder, _ = earlier
+    real_epoch = sine_wave.Output.epoch
+
+    def epoch(self, i, err):
+        os.kill(os.getpid(), signal.SIGHUP)  # a hang-up at every epoch
+        return real_epoch(self, i, err)
+
+    monkeypatch.setattr(sine_wave.Output, "epoch", epoch)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        proc = main("--no-show", "--epochs", "2", "--out", folder)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_a_log_the_terminal_cannot_encode_is_one_line(main, monkeypatch, tmp_path):
+    """PYTHONIOENCODING=ascii and an --out in another script: one line, saying the results are in."""
+    import io
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    one_line_error(main("--no-show", "--epochs", "1", "--out", tmp_path / "é"), 1,
+                   "cannot write the log to standard output", "'ascii' codec can't encode", "already written")
+    assert (tmp_path / "é" / "metrics.json").exists()
