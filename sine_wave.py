@@ -349,7 +349,7 @@ class CompileCache:
             if shutil.disk_usage(root).free < 256 << 20:  # TF fails a compile it cannot save
                 return
             self.run = tempfile.mkdtemp(prefix=".run-", dir=root)
-            os.rmdir(self.run)  # TF makes it at its first save, once XLA read its flags (a bad one ends the process)
+            os.rmdir(self.run)  # TF makes it at its first save, once XLA read its flags (a bad one ends the run)
             atexit.register(shutil.rmtree, self.run, True)  # at exit: TF may write more
             os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={self.run}"
 
@@ -658,7 +658,7 @@ def main(argv=None):
         sys.unraisablehook = hook
     if signalled and not code:  # also one held, or whose raise was lost
         training = len(out.names) > 1 and not (args.restore or out.committed)  # past the untrained figure
-        where = f" at epoch {len(out.errors)} of {args.epochs}" if training else ""
+        where = f" after {len(out.errors)} of {args.epochs} epochs" if training else ""
         code = fail(f"interrupted by {signal.Signals(signalled[0]).name}{where}", out, 128 + signalled[0])
     return code
 

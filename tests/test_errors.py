@@ -195,8 +195,8 @@ def test_interrupting_training(earlier, signum, status):
     finally:
         proc.kill()
     proc.stderr = stderr
-    line = one_line_error(proc, status, signal.Signals(signum).name, "at epoch", "of 50000", "untouched")
-    reached = int(line.split("at epoch ")[1].split()[0])
+    line = one_line_error(proc, status, signal.Signals(signum).name, "after", "of 50000 epochs", "untouched")
+    reached = int(line.split(" after ")[1].split()[0])
     assert reached < 50000 and reached >= (first + stdout).count("Epoch ") - 1
     assert snapshot(folder) == before  # no new checkpoint, no new figures, no scratch left
 

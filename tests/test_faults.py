@@ -206,7 +206,7 @@ def test_a_signal_whose_raise_a_finalizer_swallowed_still_ends_the_run(earlier, 
         return real_epoch(self, i, err)
 
     monkeypatch.setattr(sine_wave.Output, "epoch", epoch)
-    line = one_line_error(main("--no-show", "--epochs", "3", "--out", folder), 143, "SIGTERM at epoch 1 of 3",
+    line = one_line_error(main("--no-show", "--epochs", "3", "--out", folder), 143, "SIGTERM after 1 of 3 epochs",
                           "nothing written")
     assert snapshot(folder) == before, line
 
