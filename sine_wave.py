@@ -241,7 +241,7 @@ from pathlib import Path  # noqa
 MAX_HIDDEN = 1024  # the largest tried; at 2048 the first gradient overflows (docs/performance.md)
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 cache = None  # a CompileCache, with XLA
-signalled, holding = [], False  # each signal (a raise in a finalizer is lost, not this); held now?
+signalled, holding = [], False  # each signal (kept if a finalizer loses its raise); held now?
 # All a run writes but its checkpoint; earlier versions' two, known by their first bytes
 RESULTS = {"sequence.png": b"", "sequence-and-network-output.png": b"", "training-complete.png": b"",
            "training-error.png": b"", "metrics.json": b"", "predictions.csv": b"x,half,target,prediction\n",
@@ -291,6 +291,8 @@ def quiet_stderr():
 
 
 def print(line):  # the story's: flushed; a failure is a UserError
+    if signalled:  # held during the move, or its raise lost in a finalizer
+        raise KeyboardInterrupt(signalled[0])
     try:
         builtins.print(line, flush=True)
     except (OSError, ValueError) as exc:  # a full disk, | head, an unencodable --out
@@ -353,14 +355,14 @@ class CompileCache:
             atexit.register(shutil.rmtree, self.run, True)  # at exit: TF may write more
             os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} --tf_xla_persistent_cache_directory={self.run}"
 
-    def fill(self):  # after XLA's first compile: each sound entry, copied in for TF
-        with contextlib.suppress(OSError):
-            for path in Path(self.home).glob("*.sha256-*") if self.run else ():
-                name, digest = path.name.rsplit(".sha256-", 1)
-                if sha256(path, name) != digest:
-                    os.remove(path)  # damaged: compiled anew
-                else:
+    def fill(self):  # after XLA's first compile: sound entries copied in for TF, others deleted
+        for path in Path(self.home).glob("*.sha256-*") if self.run else ():
+            name, digest = path.name.rsplit(".sha256-", 1)
+            with contextlib.suppress(OSError):
+                if sha256(path, name) == digest:  # a folder, unreadable: skipped
                     shutil.copyfile(path, os.path.join(self.run, name))
+                else:
+                    path.unlink()  # damaged: compiled anew
 
     def keep(self):  # the programs TF wrote, into the cache
         with contextlib.suppress(OSError):
@@ -401,8 +403,7 @@ def on_signal(signum, frame):
 
 def earlier(path, head):  # an earlier run's file: not a link, starting with `head`
     if os.path.isfile(path) and not os.path.islink(path):
-        with open(path, "rb") as f:
-            return f.read(len(head)) == head
+        return not head or Path(path).read_bytes().startswith(head)
 
 
 fcntl = None if os.name == "nt" else __import__("fcntl")  # Windows: no lock (docs/robustness.md)
@@ -445,8 +446,6 @@ class Output:
         if not math.isfinite(err):
             raise UserError(f"the training error became {err} at epoch {i}; training stopped")
         self.errors.append(err)
-        if signalled:  # its raise was lost in a finalizer
-            raise KeyboardInterrupt(signalled[0])
 
     def save(self, saver, name):
         try:
@@ -499,9 +498,7 @@ class Output:
             if fcntl:
                 os.close(lock)  # the lock with it
             holding = False
-        if signalled:
-            raise KeyboardInterrupt(signalled[0])
-        return gone
+        return gone  # a signal held: the next print raises it
 
 
 # --- Checkpoints and their settings
@@ -623,9 +620,9 @@ def main(argv=None):
     """Run the post; return the exit status."""
     args = parse_args(argv)
     global holding
-    previous = {s: signal.signal(s, on_signal) for s in SIGNALS if signal.getsignal(s) != signal.SIG_IGN}  # nohup's SIG_IGN stays
     hook, holding = sys.unraisablehook, False
     signalled.clear()
+    previous = {s: signal.signal(s, on_signal) for s in SIGNALS if signal.getsignal(s) != signal.SIG_IGN}  # nohup's SIG_IGN stays
     sys.unraisablehook = lambda u: isinstance(u.exc_value, KeyboardInterrupt) or hook(u)  # on_signal's, in a finalizer
     out, code = Output(args), 0
     try:
@@ -656,7 +653,7 @@ def main(argv=None):
         for s, handler in previous.items():
             signal.signal(s, handler)
         sys.unraisablehook = hook
-    if signalled and not code:  # also one held, or whose raise was lost
+    if signalled and not code:  # one held, or whose raise was lost
         training = len(out.names) > 1 and not (args.restore or out.committed)  # past the untrained figure
         where = f" after {len(out.errors)} of {args.epochs} epochs" if training else ""
         code = fail(f"interrupted by {signal.Signals(signalled[0]).name}{where}", out, 128 + signalled[0])
