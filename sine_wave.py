@@ -367,10 +367,9 @@ class CompileCache:
     def keep(self):  # the programs TF wrote, into the cache
         with contextlib.suppress(OSError):
             os.makedirs(self.home, exist_ok=True)
-            for name in os.listdir(self.run):
-                path = os.path.join(self.run, name)
-                kept = os.path.join(self.home, f"{name}.sha256-{sha256(path, name)}")
-                if name.endswith(".pb") and not os.path.exists(kept):  # not a .tmp, not one it read
+            for path in Path(self.run).glob("*.pb"):  # not a .tmp
+                kept = os.path.join(self.home, f"{path.name}.sha256-{sha256(path, path.name)}")
+                if not os.path.exists(kept):  # not one it read
                     os.replace(path, kept)
 
 
@@ -403,7 +402,10 @@ def on_signal(signum, frame):
 
 def earlier(path, head):  # an earlier run's file: not a link, starting with `head`
     if os.path.isfile(path) and not os.path.islink(path):
-        return not head or Path(path).read_bytes().startswith(head)
+        if not head:
+            return True
+        with open(path, "rb") as f:
+            return f.read(len(head)) == head
 
 
 fcntl = None if os.name == "nt" else __import__("fcntl")  # Windows: no lock (docs/robustness.md)
