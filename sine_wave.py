@@ -252,6 +252,7 @@ LIMITS = {
 }
 SETTINGS = (*LIMITS, "lr_schedule")
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+MASKABLE = hasattr(signal, "pthread_sigmask")  # not on Windows
 # All a run can write but its checkpoint; one a run does not write, an earlier run's, goes
 RESULTS = ["sequence.png", "sequence-and-network-output.png", "training-complete.png"]
 RESULTS += ["training-error.png", "training.gif", "metrics.json", "predictions.csv"]
@@ -383,8 +384,7 @@ class Signals:
     """SIGINT, SIGTERM and SIGHUP while main runs: each kept; the first raises KeyboardInterrupt."""
 
     def __enter__(self):
-        self.caught = []
-        self.previous = {}
+        self.caught, self.previous = [], {}
         for s in SIGNALS:
             if signal.getsignal(s) != signal.SIG_IGN:  # one ignored at the start stays so (nohup)
                 self.previous[s] = signal.signal(s, self.on_signal)
@@ -393,18 +393,18 @@ class Signals:
 
     def on_signal(self, signum, frame):
         self.caught.append(signum)
-        if len(self.caught) == 1:
+        held = MASKABLE and signum in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        if len(self.caught) == 1 and not held:  # held: in blocked(), another thread took it (TF's)
             raise KeyboardInterrupt
 
-    def unraisable(self, info):
-        # Python drops an exception raised in a finalizer or at an import; `caught` kept its signal
+    def unraisable(self, info):  # what Python drops, raised in a finalizer: `caught` keeps it
         if not isinstance(info.exc_value, KeyboardInterrupt):
             self.hook(info)
 
     @contextlib.contextmanager
     def blocked(self):
         """Signals wait until the block is done, then are kept, not raised."""
-        if not hasattr(signal, "pthread_sigmask"):  # Windows (docs/robustness.md)
+        if not MASKABLE:  # docs/robustness.md
             yield
             return
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
@@ -477,10 +477,9 @@ class Output:
 
     @contextlib.contextmanager
     def figure(self, name, figsize=(8, 6)):
-        """The axes to draw on; then labels, the legend, and the file."""
         fig = plt.figure(num=name, figsize=figsize, clear=True)
         ax = fig.subplots()
-        yield ax
+        yield ax  # the caller draws; then the labels, the legend and the file
         ax.set(xlabel=ax.get_xlabel() or "x", ylabel=ax.get_ylabel() or "y")
         fig.legend(loc="lower center", ncols=4, frameon=False)
         w, h = figsize  # margins in inches: a layout engine is slower (docs/performance.md)
@@ -492,6 +491,8 @@ class Output:
         self.names.append(name)
 
     def epoch(self, i, err, net_outs):
+        if self.signals.caught:  # one whose raise a finalizer lost: stop now
+            raise KeyboardInterrupt
         err = float(err)
         if not math.isfinite(err):
             raise UserError(f"the training error became {err} at epoch {i}; training stopped")
@@ -750,8 +751,7 @@ def main(argv=None):
         except UserError as exc:
             message, code = exc.args[0], exc.args[1] if len(exc.args) > 1 else 1
         except KeyboardInterrupt:  # on_signal's, or one raised without a signal
-            if not signals.caught:
-                signals.caught.append(signal.SIGINT)
+            signals.caught = signals.caught or [signal.SIGINT]
         except (OSError, UnicodeEncodeError) as exc:  # Output's own are UserErrors: the log's
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             message, code = f"cannot write the log to standard output: {reason}", 1
@@ -791,8 +791,8 @@ if __name__ == "__main__":
                 setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
         sys.stdout.reconfigure(line_buffering=True)  # each log line as it comes, piped too
         code = main()
-        if hasattr(signal, "pthread_sigmask"):  # the run is over: nothing cuts its exit short
-            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        for s in SIGNALS:  # the run is over: nothing cuts its exit short (TF's teardown)
+            signal.signal(s, signal.SIG_IGN)
         try:
             sys.stdout.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more to say there
