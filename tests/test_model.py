@@ -1,18 +1,20 @@
-"""The network, error, learning rate and training step, against TF 0.7's definitions.
+"""The network, the step and the learning rate, against TF 0.7's definitions.
 
-Independent references: a NumPy transcription of 0.7's LSTMCell, Keras' own LSTM layer given the same
-weights, the post's literal learning-rate chain, and Adam written out in NumPy. What 0.7 computed, with
-the 0.7 source lines it rests on: docs/tf07.md.
+Independent references, in NumPy: 0.7's LSTMCell forward and its backward pass through time,
+`clip_by_global_norm(..., 5.)`, one step of 0.7's Adam (epsilon 1e-8), and the post's
+learning-rate chain written out literally. What 0.7 computed, with the 0.7 source lines it rests
+on: docs/tf07.md.
 """
 
 import math
-import os
+import re
+import types
 
 import numpy as np
 import pytest
 
 import sine_wave
-from sine_wave import Network, error, gen_inputs, gen_seq, learning_rate, make_train_op, stepped_learning_rate
+from sine_wave import Network, gen_inputs, gen_seq, make_train_op
 
 
 def sigmoid(z):
@@ -20,7 +22,7 @@ def sigmoid(z):
 
 
 def tf07_lstm(inputs, matrix, bias, num_hidden):
-    """TF 0.7's rnn_cell.LSTMCell (no peepholes), transcribed in NumPy: one matrix over [input, h_prev]."""
+    """TF 0.7's rnn_cell.LSTMCell (no peepholes) in NumPy: one matrix over [input, h_prev]."""
     c, h, hs = np.zeros(num_hidden), np.zeros(num_hidden), []
     for x_t in inputs:
         i, j, f, o = np.split(np.concatenate([x_t, h]) @ matrix + bias, 4)
@@ -30,6 +32,82 @@ def tf07_lstm(inputs, matrix, bias, num_hidden):
     return np.array(hs)
 
 
+def tf07_error_and_gradients(seq_input, seq_target, M, B, W, b):
+    """The post's error, sqrt(sum((output - target)^2)), its output, and the gradients of the
+    error with respect to M, B, W, b: the 0.7 cell run forward, then back through time by hand."""
+    hidden = W.shape[0]
+    c, h = np.zeros(hidden), np.zeros(hidden)
+    rows, gates, cs, hs = [], [], [np.zeros(hidden)], []
+    for x_t in seq_input:
+        row = np.concatenate([x_t, h])
+        i, j, f, o = np.split(row @ M + B, 4)
+        i, j, f, o = sigmoid(i), np.tanh(j), sigmoid(f + 1.0), sigmoid(o)
+        c = f * c + i * j
+        h = o * np.tanh(c)
+        rows.append(row), gates.append((i, j, f, o)), cs.append(c), hs.append(h)
+    H = np.array(hs)
+    output = H @ W + b
+    residual = output - seq_target
+    error = math.sqrt(np.sum(residual**2))
+    d_output = residual / error
+    d_H = d_output @ W.T
+    d_z = np.zeros((len(rows), 4 * hidden))
+    d_h_next, d_c_next = np.zeros(hidden), np.zeros(hidden)
+    for t in reversed(range(len(rows))):
+        i, j, f, o = gates[t]
+        d_h = d_H[t] + d_h_next
+        tanh_c = np.tanh(cs[t + 1])
+        d_c = d_c_next + d_h * o * (1 - tanh_c**2)
+        d_z[t] = np.concatenate(
+            [
+                d_c * j * i * (1 - i),
+                d_c * i * (1 - j**2),
+                d_c * cs[t] * f * (1 - f),
+                d_h * tanh_c * o * (1 - o),
+            ]
+        )
+        d_h_next = M[len(rows[t]) - hidden :] @ d_z[t]
+        d_c_next = d_c * f
+    grads = [np.array(rows).T @ d_z, d_z.sum(0), H.T @ d_output, d_output.sum(0)]
+    return error, output, grads
+
+
+def tf07_clip_and_adam(weights, grads, state, lr, epsilon=1e-8, b1=0.9, b2=0.999):
+    """clip_by_global_norm(grads, 5.), then 0.7's AdamOptimizer update; `state` is (t, m, v)."""
+    norm = math.sqrt(sum(np.sum(g * g) for g in grads))
+    grads = [g * 5.0 / max(norm, 5.0) for g in grads]
+    t, m, v = state
+    t += 1
+    m = [b1 * m_ + (1 - b1) * g for m_, g in zip(m, grads)]
+    v = [b2 * v_ + (1 - b2) * g * g for v_, g in zip(v, grads)]
+    lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+    new = [w - lr_t * m_ / (np.sqrt(v_) + epsilon) for w, m_, v_ in zip(weights, m, v)]
+    return new, (t, m, v), norm
+
+
+def post_chain(i):
+    """The post's learning-rate code, exactly as written."""
+    new_lr = 1e-2
+    if i > 25:
+        new_lr = 5e-3
+    elif i > 50:
+        new_lr = 1e-4
+    elif i > 75:
+        new_lr = 1e-5
+    return new_lr
+
+
+def meant_chain(i):
+    """What the chain was evidently meant to do: each step in turn."""
+    if i > 75:
+        return 1e-5
+    if i > 50:
+        return 1e-4
+    if i > 25:
+        return 5e-3
+    return 1e-2
+
+
 @pytest.fixture(scope="module")
 def feed(tf):
     x, y = gen_seq()
@@ -37,8 +115,43 @@ def feed(tf):
     return tf.constant(seq_input, tf.float32), tf.constant(seq_target, tf.float32)
 
 
-def adam(net, lr=0.0):
-    return sine_wave.tf.keras.optimizers.Adam(learning_rate=lr, epsilon=sine_wave.adam_epsilon)
+def run_story(tf, monkeypatch, capsys, tmp_path, *args, fake_step=None):
+    """sine_wave.main(ARGS) in this process, recording the optimizer the story builds and, for
+    each step, the value of the optimizer's rate variable, the variables before it and what it
+    returned. `fake_step(k)` stands in for the compiled step: it returns the error of step k."""
+    seen = types.SimpleNamespace(optimizers=[], steps=[], calls=[])
+
+    class AdamOptimizer(tf.compat.v1.train.AdamOptimizer):
+        def __init__(self, *args, **kwargs):
+            rate = args[0] if args else kwargs.get("learning_rate")
+            seen.optimizers.append((self, args, kwargs, float(rate.numpy())))
+            super().__init__(*args, **kwargs)
+
+    def recording_make_train_op(net, optimizer, xla=True):
+        step = real_make_train_op(net, optimizer, xla)
+        seen.steps.append(types.SimpleNamespace(net=net, optimizer=optimizer, xla=xla, step=step))
+        lr = seen.optimizers[-1][1][0]
+
+        def train_op(seq_input, seq_target):
+            before = [v.numpy() for v in net.trainable_variables]
+            if fake_step:
+                err, output = tf.constant(fake_step(len(seen.calls))), tf.zeros(seq_target.shape)
+            else:
+                err, output = step(seq_input, seq_target)
+            call = dict(lr=float(lr.numpy()), before=before, error=float(err), output=output)
+            seen.calls.append(types.SimpleNamespace(**call))
+            return err, output
+
+        return train_op
+
+    real_make_train_op = sine_wave.make_train_op
+    monkeypatch.setattr(tf.compat.v1.train, "AdamOptimizer", AdamOptimizer)
+    monkeypatch.setattr(sine_wave, "make_train_op", recording_make_train_op)
+    capsys.readouterr()
+    seen.code = sine_wave.main(["--no-show", "--out", str(tmp_path), *map(str, args)])
+    seen.stdout = capsys.readouterr().out
+    seen.log = [line for line in seen.stdout.splitlines() if line.startswith("Epoch")]
+    return seen
 
 
 def test_initial_weights_are_tf07s(tf):
@@ -47,7 +160,7 @@ def test_initial_weights_are_tf07s(tf):
         M, B = net.cell.W.numpy(), net.cell.B.numpy()
         assert M.shape == (seq_width + num_hidden, 4 * num_hidden)  # one matrix over [input, h]
         assert 0.08 < np.abs(M).max() <= 0.1 and abs(M.mean()) < 0.02  # U(-0.1, 0.1), not Glorot
-        np.testing.assert_array_equal(B, 0.0)  # the forget gate's 1 is added inside the cell, as in 0.7
+        np.testing.assert_array_equal(B, 0.0)  # the forget gate's 1 is added inside the cell
         W, b = net.W.numpy(), net.b.numpy()
         assert W.shape == (num_hidden, 1) and b.shape == (1,)
         assert 0.5 * math.sqrt(3 / num_hidden) < np.abs(W).max() <= math.sqrt(3 / num_hidden)
@@ -66,149 +179,151 @@ def test_weights_differ_by_seed_and_repeat_by_seed(tf):
 def test_network_output_is_tf07_lstm_then_W_b(tf, feed):
     net = Network(seed=3)
     rng = np.random.default_rng(0)
-    for v in (net.cell.W, net.cell.B):  # away from the initial weights, so every gate and the bias matter
+    for v in (net.cell.W, net.cell.B):  # off the initial weights: every gate and the bias matter
         v.assign(v.numpy() + rng.normal(0, 0.2, v.shape).astype(np.float32))
-    hs = tf07_lstm(feed[0].numpy()[:200].astype(np.float64), net.cell.W.numpy(), net.cell.B.numpy(), 10)
+    inputs = feed[0].numpy()[:200].astype(np.float64)
+    hs = tf07_lstm(inputs, net.cell.W.numpy(), net.cell.B.numpy(), 10)
     want = hs @ net.W.numpy() + net.b.numpy()
     got = net(feed[0][:200]).numpy()
     assert got.shape == (200, 1)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def keras_twin(tf, net):
-    """Keras' LSTM layer holding the same weights: its kernels split [x; h] rows, gates i, f, c, o, +1 in the bias."""
-    import keras
-
-    hidden = net.cell.num_hidden
-    lstm = keras.layers.LSTM(hidden, return_sequences=True, unit_forget_bias=True)
-    lstm.build((1, None, net.cell.W.shape[0] - hidden))
-    i, j, f, o = np.split(net.cell.W.numpy(), 4, axis=1)
-    bi, bj, bf, bo = np.split(net.cell.B.numpy(), 4)
-    M = np.hstack([i, f, j, o])
-    lstm.set_weights([M[:-hidden], M[-hidden:], np.concatenate([bi, bf + 1.0, bj, bo])])
-    W, b = tf.Variable(net.W), tf.Variable(net.b)
-
-    class Twin:
-        trainable_variables = [*lstm.trainable_variables, W, b]
-
-        def __call__(self, seq_input):
-            return lstm(seq_input[None])[0] @ W + b
-
-    return Twin()
-
-
-def test_ten_epochs_equal_keras_lstm_from_the_same_weights(tf, feed):
-    """Same model, another order of float operations: the first ten epochs agree within 1e-5 relative."""
-    runs = []
-    for twin in (False, True):
-        net = Network(seed=4)
-        model = keras_twin(tf, net) if twin else net
-        optimizer = adam(model)
-        step = make_train_op(model, optimizer)
-        errors = []
-        for i in range(10):
-            optimizer.learning_rate.assign(learning_rate(i))
-            errors.append(float(step(*feed)[0]))
-        runs.append(errors)
-    assert runs[0][-1] < runs[0][0]  # it trained
-    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-5)
+def test_the_reference_gradients_are_the_errors_slopes():
+    """The NumPy backward pass below is itself checked: against central differences."""
+    rng = np.random.default_rng(2)
+    width, hidden, steps = 3, 4, 12
+    x, target = rng.normal(size=(steps, width)), rng.normal(size=(steps, 1))
+    weights = [
+        rng.normal(0, 0.5, (width + hidden, 4 * hidden)),
+        rng.normal(0, 0.5, 4 * hidden),
+        rng.normal(0, 0.5, (hidden, 1)),
+        rng.normal(0, 0.5, 1),
+    ]
+    error, output, grads = tf07_error_and_gradients(x, target, *weights)
+    assert output.shape == (steps, 1) and error == pytest.approx(np.linalg.norm(output - target))
+    np.testing.assert_allclose(
+        tf07_lstm(x, weights[0], weights[1], hidden) @ weights[2] + weights[3], output
+    )
+    for w, g in zip(weights, grads):
+        assert g.shape == w.shape
+        for index in np.ndindex(w.shape):
+            slopes = []
+            for h in (1e-6, -1e-6):
+                w[index] += h
+                slopes.append(tf07_error_and_gradients(x, target, *weights)[0])
+                w[index] -= h
+            assert g[index] == pytest.approx((slopes[0] - slopes[1]) / 2e-6, rel=1e-5, abs=1e-8)
 
 
-def test_error_is_the_l2_norm_of_the_residual(tf):
-    rng = np.random.default_rng(1)
-    out, target = rng.normal(size=(628, 1)), rng.normal(size=(628, 1))
-    got = float(error(tf.constant(out), tf.constant(target)))
-    assert got == pytest.approx(np.linalg.norm(out - target), rel=1e-12)
+def test_the_story_builds_the_posts_optimizer_and_rate_each_epoch(
+    tf, monkeypatch, capsys, tmp_path
+):
+    """Both schedules, 80 epochs (past 75, the chain's last branch), a stand-in for the step: the
+    story's own `lr`, given to AdamOptimizer alone, holds the post's chain's rate at every step."""
+    for schedule, chain in (("as-written", post_chain), ("stepped", meant_chain)):
+        out = tmp_path / schedule
+        seen = run_story(
+            tf, monkeypatch, capsys, out, "--epochs", 80, "--lr-schedule", schedule,
+            fake_step=lambda k: 100.0 / (k + 1),
+        )  # fmt: skip
+        assert seen.code == 0
+        ((optimizer, args, kwargs, initial),) = seen.optimizers  # one optimizer: AdamOptimizer(lr)
+        (lr,) = args
+        assert optimizer in (s.optimizer for s in seen.steps)  # the one the step applies
+        assert kwargs == {}  # 0.7's defaults: epsilon 1e-8 (checked by number in the next test)
+        assert isinstance(lr, tf.Variable) and lr.name == "lr:0" and not lr.trainable
+        assert initial == 0.0 and lr.dtype == tf.float32  # tf.Variable(0., ...)
+        assert [call.lr for call in seen.calls] == pytest.approx([chain(i) for i in range(80)])
+        # The post's print, in the post's format, once per epoch
+        assert seen.log == ["Epoch %d: %1.5f" % (i, 100.0 / (i + 1)) for i in range(80)]
+    # As written, the chain never leaves 5e-3; as meant, it does
+    assert {post_chain(i) for i in range(100)} == {1e-2, 5e-3}
+    edges = (25, 26, 50, 51, 75, 76)
+    assert [meant_chain(i) for i in edges] == [1e-2, 5e-3, 5e-3, 1e-4, 1e-4, 1e-5]
 
 
-def post_chain(i):
-    """The post's learning-rate code, exactly as written."""
-    new_lr = 1e-2
-    if i > 25:
-        new_lr = 5e-3
-    elif i > 50:
-        new_lr = 1e-4
-    elif i > 75:
-        new_lr = 1e-5
-    return new_lr
-
-
-def meant_chain(i):
-    """What the chain was evidently meant to do."""
-    return 1e-5 if i > 75 else 1e-4 if i > 50 else 5e-3 if i > 25 else 1e-2
-
-
-def test_learning_rate_schedules_epoch_by_epoch():
-    for i in range(120):
-        assert learning_rate(i) == sine_wave.LR_SCHEDULES["as-written"](i) == post_chain(i)
-        assert stepped_learning_rate(i) == sine_wave.LR_SCHEDULES["stepped"](i) == meant_chain(i)
-    assert {learning_rate(i) for i in range(100)} == {1e-2, 5e-3}
-    assert [stepped_learning_rate(i) for i in (25, 26, 50, 51, 75, 76)] == [1e-2, 5e-3, 5e-3, 1e-4, 1e-4, 1e-5]
-
-
-def test_the_story_sets_the_rate_before_every_step_and_logs_each_epoch(tf, tmp_path, monkeypatch, capsys):
-    seen = []
-
-    def fake_train_op(net, optimizer, xla=True):
-        def train_op(seq_input, seq_target):
-            seen.append(float(optimizer.learning_rate.numpy()))
-            return tf.constant(100.0 / len(seen)), tf.zeros((628, 1))
-        return train_op
-
-    monkeypatch.setattr(sine_wave, "make_train_op", fake_train_op)
-    assert sine_wave.main(["--no-show", "--epochs", "80", "--lr-schedule", "stepped", "--out", str(tmp_path)]) == 0
-    assert seen == pytest.approx([meant_chain(i) for i in range(80)])
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
-    assert lines == ["Epoch %d: %1.5f" % (i, 100.0 / (i + 1)) for i in range(80)]  # the post's format
-
-
-def test_a_non_finite_error_stops_training_at_its_epoch(tf, tmp_path):
-    args = sine_wave.parse_args(["--no-show", "--epochs", "10", "--out", str(tmp_path)])
-    out = sine_wave.Output(args)
-    out.epoch(0, tf.constant(3.0))
-    out.epoch(1, tf.constant(2.0))
-    with pytest.raises(sine_wave.UserError, match="became nan at epoch 2; training stopped"):
-        out.epoch(2, tf.constant(float("nan")))
-    assert out.errors == [3.0, 2.0]
-    assert os.listdir(tmp_path) == []  # nothing written: the scratch folder is made at the first file
-
-
-def test_one_step_is_clip_then_adam_with_tf07_epsilon(tf, feed):
-    net = Network(seed=5)
-    optimizer = adam(net)
-    assert optimizer.epsilon == 1e-8
-    tvars = net.trainable_variables
-    before = [v.numpy().astype(np.float64) for v in tvars]
-    with tf.GradientTape() as tape:
-        err_before = error(net(feed[0]), feed[1])
-    grads = [g.numpy().astype(np.float64) for g in tape.gradient(err_before, tvars)]
-    norm = math.sqrt(sum(np.sum(g * g) for g in grads))
-    assert norm > 5.0  # so the clipping below is really exercised
-    lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
-    want = []
-    for w, g in zip(before, grads):
-        g = g * 5.0 / max(norm, 5.0)
-        m, v = (1 - b1) * g, (1 - b2) * g * g
-        want.append(w - lr * math.sqrt(1 - b2) / (1 - b1) * m / (np.sqrt(v) + eps))
-    optimizer.learning_rate.assign(lr)
-    err, output = make_train_op(net, optimizer, xla=False)(*feed)
-    assert float(err) == pytest.approx(float(err_before), rel=1e-5)  # the error from before the update
-    assert output.shape == (628, 1)
-    for got, w in zip(tvars, want):
-        np.testing.assert_allclose(got.numpy(), w, rtol=1e-4, atol=1e-6)
-
-
-def test_xla_and_plain_steps_agree_and_each_is_traced_once(tf, feed):
+def test_each_step_is_tf07s_error_clip_and_adam_with_epsilon_1e8(tf, monkeypatch, capsys, tmp_path):
+    """The story's own compiled step, 30 epochs (the rate halves after epoch 25), each checked on
+    its own against NumPy: from the variables before it, the error and output it returns and the
+    update it makes, with Adam's moments built from the NumPy gradients."""
+    epochs = 30
+    # As after an earlier run in this process (a notebook's second %run; seeds.py): slots made
+    # under the same names, so this run's are numbered on
+    earlier = tf.Variable(tf.zeros([1]), name="RNN/LSTMCell/W_0")
+    tf.compat.v1.train.AdamOptimizer(0.1).apply_gradients([(tf.ones([1]), earlier)])
+    seen = run_story(tf, monkeypatch, capsys, tmp_path, "--epochs", epochs)
+    assert seen.code == 0
+    (made,) = seen.steps
+    assert made.xla
+    # 0.7's names (docs/tf07.md): two slots a variable, the betas' powers; a process's later runs
+    # number them on (W_0/Adam_2, W_0/Adam_3), as TF 1 does in one graph
+    tvars = ["RNN/LSTMCell/W_0", "RNN/LSTMCell/B", "W", "b"]
+    names = sorted(re.sub(r"(_\d+)?:0$", "", v.name) for v in made.optimizer.variables())
+    assert names == sorted([f"{v}/Adam" for v in tvars] * 2 + ["beta1_power", "beta2_power"])
+    assert [v.name for v in made.net.trainable_variables] == [f"{v}:0" for v in tvars]
     x, y = gen_seq()
-    test_input = tf.constant(gen_inputs(y, 628, 628)[0], tf.float32)
+    seq_input, seq_target = gen_inputs(y, len(x) // 2, 0)
+    after = [c.before for c in seen.calls[1:]] + [[v.numpy() for v in made.net.trainable_variables]]
+    zeros = [np.zeros(w.shape) for w in seen.calls[0].before]
+    state = {1e-8: (0, zeros, zeros), 1e-7: (0, zeros, zeros)}
+    worst = {1e-8: 0.0, 1e-7: 0.0}
+    norms = []
+    assert len(seen.calls) == epochs
+    for i, (call, got) in enumerate(zip(seen.calls, after)):
+        assert call.lr == pytest.approx(post_chain(i), rel=1e-7)  # a float32 variable
+        before = [w.astype(np.float64) for w in call.before]
+        error, output, grads = tf07_error_and_gradients(seq_input, seq_target, *before)
+        assert call.error == pytest.approx(error, rel=1e-5)  # the error from before the update
+        np.testing.assert_allclose(call.output.numpy(), output, rtol=1e-4, atol=1e-4)
+        for epsilon in state:
+            want, state[epsilon], norm = tf07_clip_and_adam(
+                before, grads, state[epsilon], call.lr, epsilon
+            )
+            # The update as a fraction of the step's size (lr): 0 when they agree
+            off = max(np.max(np.abs((g - w) - (n - w))) for g, n, w in zip(got, want, before))
+            worst[epsilon] = max(worst[epsilon], off / call.lr)
+        norms.append(norm)
+    assert min(norms[:5]) > 5.0 and min(norms) < 5.0  # the clip both bit and let through
+    assert worst[1e-8] < 1e-3, worst
+    assert worst[1e-7] > 1e-2, worst  # the check tells 0.7's epsilon from Keras' 1e-7
+    assert seen.log == ["Epoch %d: %1.5f" % (i, c.error) for i, c in enumerate(seen.calls)]
+    # Two traces for all 30 steps: the first makes Adam's slots, as 0.7's apply_gradients did, and
+    # tf.function traces again without making them; no epoch traces anew
+    assert made.step.experimental_get_tracing_count() == 2
+
+
+def test_xla_and_plain_steps_agree_and_no_epoch_traces_anew(tf, feed):
+    """The story's step built as run() builds it, with and without XLA: the same five epochs."""
     runs = {}
     for xla in (True, False):
         net = Network(seed=6)
-        optimizer = adam(net, 1e-2)
-        step = make_train_op(net, optimizer, xla)
-        output = tf.function(net, jit_compile=xla, autograph=False)
-        runs[xla] = [float(step(*feed)[0]) for _ in range(5)] + [float(error(output(feed[0]), feed[1]))]
-        output(test_input)  # the other half: same shape, no new trace
-        assert step.experimental_get_tracing_count() == 1 and output.experimental_get_tracing_count() == 1
+        lr = tf.Variable(0.0, trainable=False, name="lr")
+        step = make_train_op(net, tf.compat.v1.train.AdamOptimizer(lr), xla)
+        errors = []
+        for i in range(5):
+            lr.assign(post_chain(i))
+            errors.append(float(step(*feed)[0]))
+        runs[xla] = errors
+        assert step.experimental_get_tracing_count() == 2  # the first call's two: none after
     assert runs[True][0] > runs[True][-1]  # it trained
     np.testing.assert_allclose(runs[True], runs[False], rtol=1e-4)
+
+
+def test_a_non_finite_error_stops_training_at_its_epoch_and_frames_are_every_4th(tf, tmp_path):
+    argv = ["--no-show", "--epochs", "10", "--out", str(tmp_path)]
+    with sine_wave.Signals() as signals:
+        out = sine_wave.Output(sine_wave.parse_args([*argv, "--animate"]), signals)
+        for i in range(10):
+            out.epoch(i, tf.constant(10.0 - i), tf.fill((628, 1), float(i)))
+        assert out.errors == [10.0 - i for i in range(10)]
+        # --animate: a frame every 4 epochs and the last, each the output of its epoch
+        assert [i for i, _ in out.frames] == [0, 4, 8, 9]
+        assert [float(outs[0, 0]) for _, outs in out.frames] == [0.0, 4.0, 8.0, 9.0]
+        out = sine_wave.Output(sine_wave.parse_args(argv), signals)
+        out.epoch(0, tf.constant(3.0), tf.zeros((628, 1)))
+        out.epoch(1, tf.constant(2.0), tf.zeros((628, 1)))
+        with pytest.raises(sine_wave.UserError, match="became nan at epoch 2; training stopped"):
+            out.epoch(2, tf.constant(float("nan")), tf.zeros((628, 1)))
+    assert out.errors == [3.0, 2.0] and out.frames == []  # no --animate, no frames
+    assert list(tmp_path.iterdir()) == []  # nothing written: the scratch folder comes at a file
