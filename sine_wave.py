@@ -296,7 +296,10 @@ def quiet_stderr():
     sys.stderr.flush()
     # A session of its own: a terminal's Ctrl-C reaches the script alone
     filter = [sys.executable, "-I", "-S", "-c", FILTER, TF_NOISE]
-    child = subprocess.Popen(filter, stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        child = subprocess.Popen(filter, stdin=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:  # a process limit, say
+        raise UserError(f"cannot start the stderr filter: {exc.strerror or exc}") from None
     saved = os.dup(2)
     os.dup2(child.stdin.fileno(), 2)
     try:
@@ -327,12 +330,13 @@ def load_tensorflow(xla=False):
         os.environ["XLA_FLAGS"] = f"{before or ''} {XLA_COPY_FLAG}"
     try:
         if xla:
-            tensorflow.function(lambda: tensorflow.constant(1.0) + 1, jit_compile=True)()
+            tensorflow.function(lambda: tensorflow.ones(1) + 1, jit_compile=True, autograph=False)()
     finally:  # the user's XLA_FLAGS again, for what this process starts
         os.environ.pop("XLA_FLAGS", None)
         if before is not None:
             os.environ["XLA_FLAGS"] = before
     tensorflow.config.experimental.enable_op_determinism()
+    tensorflow.get_logger().setLevel("ERROR")  # no "retracing" warning at a notebook's fifth %run
     tf = tensorflow
     return tf
 
@@ -352,8 +356,7 @@ def load_pyplot(show):
 
 
 def plot_training_error(ax, errors):
-    label = "error = sqrt(sum((output - target)^2))"
-    ax.semilogy(range(len(errors)), errors, "b.-", label=label)
+    ax.semilogy(errors, "b.-", label="error = sqrt(sum((output - target)^2))")
     title = f"Training error per epoch, {len(errors)} epochs"
     ax.set(title=title, xlabel="epoch", ylabel="error (log scale)")
     ax.yaxis.set_major_formatter("{x:g}")  # 40, not 4 x 10^1
@@ -382,6 +385,8 @@ def animate_training(path, x, train_target, frames):
 # --- Signals: one mechanism
 class Signals:
     """SIGINT, SIGTERM and SIGHUP while main runs: each kept; the first raises KeyboardInterrupt."""
+
+    after = None  # the handlers after main: those from before it, or this one
 
     def __enter__(self):
         self.caught, self.previous = [], {}
@@ -418,7 +423,7 @@ class Signals:
     def __exit__(self, *exc):
         with contextlib.suppress(KeyboardInterrupt), self.blocked():
             for s, handler in self.previous.items():
-                signal.signal(s, handler)
+                signal.signal(s, handler if self.after is None else self.after)
             sys.unraisablehook = self.hook
 
 
@@ -574,10 +579,8 @@ def settings_problem(s):
     length = len(gen_seq()[0])
     most = length - length // 2 - 1  # the first test target y[n_steps + seq_width + lag] must exist
     if s["lag"] + s["seq_width"] > most:
-        return (
-            f"argument --lag/--seq-width: --lag {s['lag']} plus --seq-width {s['seq_width']} is "
-            f"{s['lag'] + s['seq_width']}; at most {most} leaves the test half a real target"
-        )
+        total = f"--lag {s['lag']} plus --seq-width {s['seq_width']} is {s['lag'] + s['seq_width']}"
+        return f"argument --lag/--seq-width: {total}; at most {most} keeps a real test target"
     return None
 
 
@@ -602,11 +605,15 @@ def checkpoint_settings(args):
     """The settings --restore loads, each checked, or a UserError saying why not."""
     prefix = os.path.join(args.out, checkpoint_name(args))
     again = f"train it with: {command(**vars(args))}"
-    if not os.path.exists(prefix + ".index"):
+    if not is_file(prefix + ".index"):  # not a FIFO either: TensorFlow would wait on it
         there = sorted(p.stem for p in Path(args.out).glob("sine-wave-rnn-*.index"))
         if there:  # named by their --hidden and --seq-width
             again = f"{args.out!r} holds {', '.join(there)}: give --restore that one's settings"
         raise UserError(f"no checkpoint {prefix + '.index'!r}; {again}")
+    if not is_file(prefix + ".data-00000-of-00001"):
+        raise UserError(
+            f"cannot read checkpoint {prefix!r}: its .data file is missing or not a file"
+        )
     load_tensorflow(not args.no_xla)
     key = "settings/.ATTRIBUTES/VARIABLE_VALUE"
     try:
@@ -656,12 +663,8 @@ def metrics_of(errors, options, y, train, test):
     # Baselines: zero; the window's last value; a least-squares linear map of the window
     ones = np.ones((len(train_input), 1))  # both halves have n_steps rows
     coef = np.linalg.lstsq(np.hstack([train_input, ones]), np.ravel(train_target), rcond=None)[0]
-    preds = {
-        "lstm": np.ravel(test_outs),
-        "zero": 0 * target,
-        "last_value": test_input[:, -1],
-        "linear": np.hstack([test_input, ones]) @ coef,
-    }
+    preds = {"lstm": np.ravel(test_outs), "zero": 0 * target, "last_value": test_input[:, -1]}
+    preds["linear"] = np.hstack([test_input, ones]) @ coef
     final_error = float(np.sqrt(np.sum((np.ravel(train_outs) - np.ravel(train_target)) ** 2)))
     return {
         "train_error": errors[-1] if errors else final_error,
@@ -764,19 +767,17 @@ def main(argv=None):
             with contextlib.suppress(KeyboardInterrupt), signals.blocked():
                 if out.dir:  # the scratch folder, and an earlier run's files in it
                     shutil.rmtree(out.dir, ignore_errors=True)
-    if signals.caught:  # a signal ends the run whatever else went wrong
-        where = ""
-        if out.errors and not out.committed:
-            where = f" after {len(out.errors)} of {args.epochs} epochs"
-        name = signal.Signals(signals.caught[0]).name
-        message, code = f"interrupted by {name}{where}", 128 + signals.caught[0]
-    if out.committed:
-        message += f"; the results were already written to {args.out!r}"
-    elif out.dir:
-        message += f"; nothing written, earlier results in {args.out!r} untouched"
-    if code:
-        with contextlib.suppress(OSError, ValueError):  # stderr closed or full: the status says it
-            print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
+        if signals.caught:  # a signal ends the run whatever else went wrong
+            signum, done = signals.caught[0], len(out.errors)
+            where = f" after {done} of {args.epochs} epochs" if done and not out.committed else ""
+            message, code = f"interrupted by {signal.Signals(signum).name}{where}", 128 + signum
+        if out.committed:
+            message += f"; the results were already written to {args.out!r}"
+        elif out.dir:
+            message += f"; nothing written, earlier results in {args.out!r} untouched"
+        if code:  # a signal now waits; stderr closed or full: the status says it
+            with contextlib.suppress(KeyboardInterrupt, OSError, ValueError), signals.blocked():
+                print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
     return code
 
 
@@ -790,9 +791,8 @@ if __name__ == "__main__":
                 os.dup2(os.open(os.devnull, os.O_RDWR), fd)
                 setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
         sys.stdout.reconfigure(line_buffering=True)  # each log line as it comes, piped too
+        Signals.after = signal.SIG_IGN  # nothing cuts the exit short (Python resets its handlers)
         code = main()
-        for s in SIGNALS:  # the run is over: nothing cuts its exit short (TF's teardown)
-            signal.signal(s, signal.SIG_IGN)
         try:
             sys.stdout.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more to say there

@@ -1,6 +1,5 @@
 """Shared helpers: the script's folder on sys.path, and running its command line."""
 
-import atexit
 import importlib.metadata
 import os
 import re
@@ -8,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import types
 from pathlib import Path
 
@@ -17,11 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SCRIPT = ROOT / "sine_wave.py"
-# The compile cache of every run in this session (in-process and child processes): its own, not the user's
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sine_wave-test-cache-")
-atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
-# The tests send signals: none ignored here or in the runs started, whoever started the tests (the script keeps
-# an ignored one ignored, as nohup wants)
+# The tests send signals: none ignored here or in the runs started, whoever started the tests (the
+# script keeps an ignored one ignored, as nohup wants)
 for _s in signal.SIGINT, signal.SIGTERM, signal.SIGHUP:
     if signal.getsignal(_s) == signal.SIG_IGN:
         signal.signal(_s, signal.default_int_handler if _s == signal.SIGINT else signal.SIG_DFL)
@@ -34,7 +29,8 @@ def tf_version():
 
 def script_env(**extra):
     """The environment of a user on a machine with no display."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    hidden = ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.pop("PYTHONUNBUFFERED", None)  # the script must flush its own log lines
     env.update(extra)
     return env
@@ -44,21 +40,33 @@ def run_script(*args, cwd=None, timeout=300, **env):
     """Run `python sine_wave.py ARGS` as a user would; return the CompletedProcess."""
     return subprocess.run(
         [sys.executable, str(SCRIPT), *map(str, args)],
-        cwd=cwd, env=script_env(**env), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=script_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 def start_script(*args, **env):
-    """Start `python sine_wave.py ARGS` in the background, its output piped, in a process group of its own
-    (as a terminal's foreground job: `os.killpg` then signals it as Ctrl-C does)."""
-    return subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)], env=script_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    """Start `python sine_wave.py ARGS` in the background, its output piped, in a process group of
+    its own (as a terminal's foreground job: `os.killpg` then signals it as Ctrl-C does)."""
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        env=script_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def snapshot(folder):
     """{relative path: bytes} of every file under `folder`."""
     folder = Path(folder)
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +90,16 @@ def tf():
 
 @pytest.fixture
 def main(tf, capfd):
-    """sine_wave.main(ARGS) in this process (TensorFlow already loaded): its status, stdout and stderr."""
+    """sine_wave.main(ARGS) in this process (TensorFlow already loaded): its status (argparse's
+    exit's too), stdout and stderr."""
     import sine_wave
 
     def run(*args):
         capfd.readouterr()
-        code = sine_wave.main([*map(str, args)])
+        try:
+            code = sine_wave.main([*map(str, args)])
+        except SystemExit as exc:  # argparse's exit on a bad option
+            code = exc.code
         out, err = capfd.readouterr()  # file descriptors 1 and 2: TensorFlow's own C++ lines too
         return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
