@@ -1,37 +1,43 @@
 """The evidence behind every speed and memory claim about sine_wave.py (docs/performance.md).
 
-Prints five Markdown tables:
-  1. per epoch and peak memory against --hidden: each size trains in a process of its own, the
-     script's own step and loop, each epoch waited for as sine_wave.py's loop waits for it (its log
-     line reads the error); with --jax PYTHON, benchmarks/jax_reference.py under that interpreter,
-     with --torch PYTHON, benchmarks/torch_reference.py (PyTorch's nn.LSTM), the forms alternating;
-  2. XLA's copy insertion with and without region analysis (sine_wave.XLA_COPY_FLAG), per size;
-  3. the step with XLA against the plain tf.function of --no-xla;
-  4. the whole command, a first run (empty compile cache) and a re-run (the cache filled by the
-     run before), against `python -c "import tensorflow"`, alternating, as separate processes;
-  5. where a re-run's time goes, phase by phase: sine_wave.main() in a process of its own, the
-     cache warm, its functions wrapped in timers (in that process only; its metrics.json is
-     checked against the command's).
+Prints six Markdown tables (--tables picks some):
+  epochs  ms per epoch, first epoch and peak memory against --hidden. Each figure is one process
+          running the script's own main() (--no-show --epochs N + 1), make_train_op and
+          Output.save wrapped to note the time: an epoch is from one train_op call to the next
+          (the last: to Output.save), so it holds the loop's lr.assign, the step, its log line
+          (which waits for the step) and Output.epoch. The peak memory is read at Output.save.
+          --against DIR: DIR/sine_wave.py, another checkout, measured the same way in the same
+          rounds, and the ratio; --jax / --torch PYTHON: the reference models in
+          benchmarks/jax_reference.py and torch_reference.py under that interpreter.
+  paired  with --against: both versions' steps in one process, epochs alternating, each epoch's
+          ratio to the other's next to it: the steadiest comparison on a shared machine. Each
+          step is built as its version's run() builds it (345fde5 and before: Keras' Adam).
+  copies  XLA's copy insertion with region analysis (sine_wave.XLA_COPY_FLAG) and XLA's default.
+  no-xla  the step with XLA and as the plain tf.function of --no-xla, at the first --hidden, in
+          its rounds (20 epochs: it is slow).
+  runs    the whole command `python sine_wave.py --no-show` against `python -c "import tensorflow"`;
+          --against DIR: DIR's script too, its compile cache (versions that have one) first empty,
+          then filled by that run.
+  phases  where a run's time goes: sine_wave.main() in a process of its own, its functions wrapped
+          in timers (in that process only; its metrics.json is checked against the command's).
 
-Every process runs in a temporary HOME and XDG_CACHE_HOME, removed at the end: the compile cache
-(sine_wave.CompileCache) starts empty, is emptied before each process of tables 1 to 3 (their
-first epoch traces and compiles) and before each first run of table 4, and the user's own cache is
-not touched.
+Every process runs with HOME and XDG_CACHE_HOME in a temporary folder, removed at the end; an
+older version's compile cache there is emptied before each per-epoch process.
+In each round every form runs once, the forms alternating; each figure is the median over the
+rounds, each ratio the median of the rounds' own ratios.
 
-    python benchmarks/bench.py                       # about 9 minutes on 2 cores (measured 2026-12-02)
-    python benchmarks/bench.py --quick               # one round, fewer epochs: a smoke test (about 1.5 minutes)
-    python benchmarks/bench.py --jax /path/to/venv-with-jax/bin/python --torch /path/to/venv-with-torch/bin/python \
-        --hidden 10 64 256 1024
-
-Timings on a shared machine are noisy: every figure is a median, and each ratio is the median of
-the rounds' ratios, between figures measured in the same round.
+    python benchmarks/bench.py                      # --hidden 10 64 256, 5 rounds
+    python benchmarks/bench.py --quick              # a smoke test: 1 round, few epochs
+    git worktree add /tmp/old COMMIT && python benchmarks/bench.py --against /tmp/old
 """
 
 import argparse
-import atexit
 import contextlib
+import importlib.metadata
+import importlib.util
 import json
 import os
+import platform
 import resource
 import shutil
 import statistics
@@ -39,46 +45,102 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+TABLES = ("epochs", "paired", "copies", "no-xla", "runs", "phases")
+DEFAULT_COPIES = "--xla_cpu_copy_insertion_use_region_analysis=false"  # XLA's own default
+NO_XLA_EPOCHS = 20  # the plain tf.function's process: it is slow
 
-import sine_wave as sw  # noqa: E402
+
+def load_script(folder, name="sine_wave"):
+    """`folder`/sine_wave.py, imported as the module `name`."""
+    spec = importlib.util.spec_from_file_location(name, Path(folder) / "sine_wave.py")
+    sw = importlib.util.module_from_spec(spec)
+    sys.modules[name] = sw
+    spec.loader.exec_module(sw)
+    return sw
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- The children: each prints one JSON line last
-def child(hidden, epochs, xla):
-    """The script's epoch loop, `epochs` + 1 epochs at `hidden` units in this process: epoch 0 (trace and
-    compile), then the median epoch, and the peak memory."""
+def epochs_child(folder, hidden, epochs, out, xla):
+    """sine_wave.main() of `folder`, `epochs` + 1 epochs, each train_op call's start noted."""
+    sw = load_script(folder)
     with contextlib.suppress(AttributeError, ValueError):
-        sys.stdout.reconfigure(line_buffering=True)  # as sine_wave.main: each log line out at once
-    tf = sw.load_tensorflow(xla)
-    try:
-        x, y = sw.gen_seq()
-        feed = tuple(tf.constant(a, tf.float32) for a in sw.gen_inputs(y, len(x) // 2, 0))
-        net = sw.Network(hidden)
+        sys.stdout.reconfigure(line_buffering=True)  # as the script's own start: each line at once
+    starts, peaks = [], []
+    make_train_op, save = sw.make_train_op, sw.Output.save
+
+    def timed_make_train_op(*args, **kwargs):
+        train_op = make_train_op(*args, **kwargs)
+
+        def timed(*feed):
+            starts.append(time.perf_counter())
+            return train_op(*feed)
+
+        return timed
+
+    def timed_save(self, *args):  # the checkpoint, right after the last epoch
+        starts.append(time.perf_counter())
+        peaks.append(peak_mb())
+        return save(self, *args)
+
+    sw.make_train_op, sw.Output.save = timed_make_train_op, timed_save
+    argv = ["--no-show", "--out", out, "--hidden", str(hidden), "--epochs", str(epochs + 1)]
+    code = sw.main(argv + ([] if xla else ["--no-xla"]))
+    if code:
+        raise SystemExit(f"sine_wave.main() exited with status {code}")
+    seconds = [b - a for a, b in zip(starts, starts[1:])]
+    result = {"first_ms": 1000 * seconds[0], "epoch_ms": 1000 * statistics.median(seconds[1:])}
+    print(json.dumps({**result, "peak_mb": peaks[0]}))
+
+
+def train_step(sw, hidden):
+    """A version's step as its run() builds it: its Network, optimizer and make_train_op."""
+    tf = sw.load_tensorflow(True)
+    x, y = sw.gen_seq()
+    feed = tuple(tf.constant(a, tf.float32) for a in sw.gen_inputs(y, len(x) // 2, 0))
+    net = sw.Network(hidden)
+    if hasattr(sw, "adam_epsilon"):  # 345fde5 and before: Keras' Adam and its learning rate
         optimizer = tf.keras.optimizers.Adam(learning_rate=0.0, epsilon=sw.adam_epsilon)
-        lr, train_op, seconds, errors = optimizer.learning_rate, sw.make_train_op(net, optimizer, xla), [], []
-        for i in range(epochs + 1):  # as sine_wave.run() runs it: the log line's %1.5f waits for the step
+        lr = optimizer.learning_rate
+    else:  # the post's lr variable and tf.compat.v1's AdamOptimizer
+        lr = tf.Variable(0.0, trainable=False, name="lr")
+        optimizer = tf.compat.v1.train.AdamOptimizer(lr)
+    return lr, sw.make_train_op(net, optimizer, True), feed
+
+
+def paired_child(hidden, epochs, *folders):
+    """Each folder's step in this one process, `epochs` + 1 epochs, the versions alternating
+    epoch by epoch (which goes first alternating too), so both see the same machine."""
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(line_buffering=True)
+    steps = [train_step(load_script(f, f"sine_wave_{n}"), hidden) for n, f in enumerate(folders)]
+    seconds = [[] for _ in steps]
+    for i in range(epochs + 1):
+        new_lr = 5e-3 if i > 25 else 1e-2  # the post's chain, as it runs
+        for n in range(len(steps)) if i % 2 else reversed(range(len(steps))):
+            lr, train_op, feed = steps[n]
             started = time.perf_counter()
-            lr.assign(sw.learning_rate(i))
-            err, net_outs = train_op(*feed)
-            print('Epoch %d: %1.5f' % (i, err))
-            errors.append(float(err))  # Output.epoch
-            seconds.append(time.perf_counter() - started)
-    finally:
-        if sw.cache:
-            sw.cache.keep()
-    print(json.dumps({"first_ms": 1000 * seconds[0], "epoch_ms": 1000 * statistics.median(seconds[1:]),
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+            lr.assign(new_lr)
+            err, _ = train_op(*feed)
+            print("Epoch %d: %1.5f" % (i, err))  # as the loop's: waits for the step
+            seconds[n].append(time.perf_counter() - started)
+    ratios = [a / b for a, b in zip(seconds[0][1:], seconds[1][1:])]  # epoch 0: the compiles
+    epoch_ms = [1000 * statistics.median(s[1:]) for s in seconds]
+    print(json.dumps({"epoch_ms": epoch_ms, "ratio": statistics.median(ratios)}))
 
 
 class Phases:
-    """Seconds per phase, each exclusive: a timed call inside another timed call counts in its own phase only."""
+    """Seconds per phase, each exclusive: a timed call inside another counts in its own only."""
 
     def __init__(self):
-        self.seconds, self.calls, self.stack = {}, {}, []
+        self.seconds, self.calls, self.stack, self.traces = {}, {}, [], {}
 
     def add(self, name, seconds):
         self.seconds[name] = self.seconds.get(name, 0.0) + seconds
@@ -97,52 +159,66 @@ class Phases:
                 self.stack[-1] += total
 
     def wrap(self, name, fn):
+        """`fn` timed; if it returns a context manager, from its start to its end."""
+
         def timed(*args, **kwargs):
-            with self.timing(name if isinstance(name, str) else name()):
-                return fn(*args, **kwargs)
+            with self.timing(name):
+                result = fn(*args, **kwargs)
+            return self.context(name, result) if hasattr(result, "__exit__") else result
+
         return timed
 
-    def compiled(self, fn, first, later):
-        """A tf.function whose first call is split: tracing (get_concrete_function, the same trace the call
-        then reuses), then the call (XLA's compile, or the program read from the cache, and the run)."""
+    @contextlib.contextmanager
+    def context(self, name, manager):
+        self.calls[name] -= 1  # one call: made, then entered and left
+        with self.timing(name), manager as value:
+            yield value
+
+    def compiled(self, fn, name):
+        """A tf.function whose first call is split: tracing (get_concrete_function, whose traces
+        the call reuses), then the call: XLA's compile and the run."""
+
         def call(*args):
-            if first + ": tracing" not in self.seconds:
-                with self.timing(first + ": tracing"):
+            if name not in self.traces:
+                with self.timing(name + ": tracing"):
                     fn.get_concrete_function(*args)
-                with self.timing(first + ": compile or cache load, and the run"):
+                self.traces[name] = (fn.experimental_get_tracing_count(), fn)
+                with self.timing(name + ": compile and the run"):
                     return fn(*args)
-            with self.timing(later):
+            with self.timing(name + ", later calls"):
                 return fn(*args)
+
         return call
 
 
 class TracedTF:
     """sine_wave's `tf`, except that tf.function(net) (run()'s `output`) comes back timed."""
 
-    def __init__(self, tf, phases, traces):
-        self._tf, self._phases, self._traces = tf, phases, traces
+    def __init__(self, tf, phases, network):
+        self._tf, self._phases, self._network = tf, phases, network
 
     def __getattr__(self, name):
         return getattr(self._tf, name)
 
     def function(self, fn=None, **kwargs):
         compiled = self._tf.function(fn, **kwargs)
-        if not isinstance(fn, sw.Network):
-            return compiled
-        self._traces["output"] = compiled.experimental_get_tracing_count
-        return self._phases.compiled(compiled, "output", "output, later calls")
+        if isinstance(fn, self._network):
+            return self._phases.compiled(compiled, "output")
+        return compiled
 
 
 def phases_child(out):
-    """sine_wave.main(["--no-show", "--out", out]) in this process, its functions wrapped in timers."""
-    ph, traces, marks = Phases(), {}, {}
-
-    real_quiet = sw.quiet_stderr
+    """This checkout's sine_wave.main(["--no-show", "--out", out]), its functions timed."""
+    sw = load_script(ROOT)
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(line_buffering=True)
+    ph = Phases()
+    quiet, load, make = sw.quiet_stderr, sw.load_tensorflow, sw.make_train_op
 
     @contextlib.contextmanager
     def quiet_stderr():  # its helper's start and stop; what runs inside is timed by the rest
         started = time.perf_counter()
-        cm = real_quiet()
+        cm = quiet()
         cm.__enter__()
         ph.add("quiet_stderr", time.perf_counter() - started)
         try:
@@ -152,175 +228,239 @@ def phases_child(out):
             cm.__exit__(*sys.exc_info())
             ph.add("quiet_stderr", time.perf_counter() - started)
 
-    real_load = sw.load_tensorflow
-
     def load_tensorflow(xla=False):
         if sw.tf is not None:
             return sw.tf
-        marks["load"] = time.perf_counter()
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as load_tensorflow, before its import
+        with ph.timing("import"):
+            import tensorflow  # noqa: F401  (load_tensorflow's own import then finds it loaded)
         with ph.timing("load_tensorflow"):
-            tf = real_load(xla)
-        sw.tf = TracedTF(tf, ph, traces)
+            sw.tf = TracedTF(load(xla), ph, sw.Network)
         return sw.tf
 
-    real_cache_init = sw.CompileCache.__init__
+    def make_train_op(*args, **kwargs):
+        return ph.compiled(make(*args, **kwargs), "train_op")
 
-    def cache_init(self, tf_version):  # called just after `import tensorflow`, before the devices start
-        marks["import"] = time.perf_counter() - marks["load"]
-        with ph.timing("CompileCache"):
-            real_cache_init(self, tf_version)
-        config = sys.modules["tensorflow"].config
-        config.list_logical_devices = ph.wrap("devices", config.list_logical_devices)
-
-    real_make = sw.make_train_op
-
-    def make_train_op(net, optimizer, xla=True):
-        train_op = real_make(net, optimizer, xla)
-        traces["train_op"] = train_op.experimental_get_tracing_count
-        return ph.compiled(train_op, "train_op", "train_op, later calls")
-
-    sw.quiet_stderr, sw.load_tensorflow, sw.make_train_op = quiet_stderr, load_tensorflow, make_train_op
-    sw.CompileCache.__init__ = cache_init
-    sw.CompileCache.fill = ph.wrap("fill", sw.CompileCache.fill)
-    sw.CompileCache.keep = ph.wrap("keep", sw.CompileCache.keep)
+    sw.quiet_stderr, sw.load_tensorflow, sw.make_train_op = (
+        quiet_stderr,
+        load_tensorflow,
+        make_train_op,
+    )
+    for name in "figure", "save", "finish", "commit":
+        setattr(sw.Output, name, ph.wrap(name, getattr(sw.Output, name)))
     sw.load_pyplot = ph.wrap("load_pyplot", sw.load_pyplot)
-    sw.Output.figure = ph.wrap("figure", sw.Output.figure)
-    sw.Output.save = ph.wrap("save", sw.Output.save)
-    sw.Output.finish = ph.wrap("finish", sw.Output.finish)
+    main_began = time.time()
     started = time.perf_counter()
-    code = sw.main(["--no-show", "--out", out])  # its log into the pipe, as the command's; the JSON line after it
+    code = sw.main(["--no-show", "--out", out])  # its log into the pipe, the JSON line after it
     main_s = time.perf_counter() - started
     if code:
         raise SystemExit(f"sine_wave.main() exited with status {code}")
-    seconds = dict(ph.seconds)
-    if "import" in marks:  # load_tensorflow's own time: the import before CompileCache, XLA's warm-up after the devices
-        seconds["import"], seconds["load_tensorflow"] = marks["import"], seconds["load_tensorflow"] - marks["import"]
-    print(json.dumps({"main_s": main_s, "seconds": seconds, "calls": ph.calls,
-                      "traces": {name: count() for name, count in traces.items()}}), flush=True)
-    atexit._run_exitfuncs()  # then out at once, as the script exits
-    os._exit(0)
+    traces = {name: [n, fn.experimental_get_tracing_count()] for name, (n, fn) in ph.traces.items()}
+    times = {"main_began": main_began, "main_ended": time.time(), "main_s": main_s}
+    result = {**times, "seconds": ph.seconds, "calls": ph.calls, "traces": traces}
+    print(json.dumps(result), flush=True)  # then Python's exit, as the script's sys.exit
 
 
 # --- The parent
-def run_child(cmd, env):
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+def run_child(cmd, env, cwd):
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     if proc.returncode:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        command = " ".join(map(str, cmd))
+        raise SystemExit(f"{command} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
 
 
-class Bench:
-    """The children's environment: HOME and XDG_CACHE_HOME in a temporary folder, so the compile cache starts empty."""
+def median_ratio(runs, a, b, key="epoch_ms"):
+    """The median over the rounds of form a's figure over form b's, both of the same round."""
+    return statistics.median(x[key] / y[key] for x, y in zip(runs[a], runs[b]))
 
-    def __init__(self, root, warm=True):
-        self.root = Path(root)
+
+class Bench:
+    """The children's environment: HOME and XDG_CACHE_HOME in a temporary folder."""
+
+    def __init__(self, root, against=None, warm=True):
+        self.root, self.against = Path(root), against
         (self.root / "home").mkdir()
         self.cache = self.root / "cache"
-        self.env = {**os.environ, "HOME": str(self.root / "home"), "XDG_CACHE_HOME": str(self.cache)}
-        if warm:  # Matplotlib's font cache (in XDG_CACHE_HOME) built once, TensorFlow's files read once, untimed
-            run_child([sys.executable, "-c", "import tensorflow, matplotlib.pyplot"], self.env)
+        home = {"HOME": str(self.root / "home"), "XDG_CACHE_HOME": str(self.cache)}
+        self.env = {**os.environ, **home}
+        if warm:  # Matplotlib's font cache built, TensorFlow's files read once, untimed
+            self.run([sys.executable, "-c", "import tensorflow, matplotlib.pyplot"])
 
-    def empty_cache(self):
+    def run(self, cmd, env=None):
+        return run_child(cmd, env or self.env, self.root)
+
+    def empty_cache(self):  # an older version's compile cache (Matplotlib's stays)
         shutil.rmtree(self.cache / "sine_wave", ignore_errors=True)
 
-    def measure(self, hidden, epochs, xla=True, flags=None, jax=None, torch=None):
-        """One child process's {first_ms, epoch_ms, peak_mb}, its compile cache empty."""
+    def measure(
+        self, hidden, epochs, folder=ROOT, xla=True, flags=None, reference=None, paired=None
+    ):
+        """One child process's {first_ms, epoch_ms, peak_mb} (paired: {epoch_ms: [2], ratio})."""
         env = {**self.env, "XLA_FLAGS": flags} if flags else self.env
-        reference = [jax, str(ROOT / "benchmarks" / "jax_reference.py")] if jax else \
-            [torch, str(ROOT / "benchmarks" / "torch_reference.py")] if torch else None
-        cmd = (reference + ["--hidden", str(hidden), "--epochs", str(epochs + 1)] if reference
-               else [sys.executable, __file__, "--child", str(hidden), str(epochs)] + ([] if xla else ["--no-xla"]))
+        if reference:  # (interpreter, script)
+            cmd = [*reference, "--hidden", str(hidden), "--epochs", str(epochs + 1)]
+        elif paired:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--paired",
+                str(hidden),
+                str(epochs),
+                str(ROOT),
+                paired,
+            ]
+        else:
+            out = str(self.root / "epochs-output")
+            cmd = [sys.executable, __file__, "--child", str(folder), str(hidden), str(epochs), out]
+            cmd += [] if xla else ["--no-xla"]
         self.empty_cache()
-        return json.loads(run_child(cmd, env).stdout.strip().splitlines()[-1])
+        return json.loads(self.run(cmd, env).stdout.strip().splitlines()[-1])
 
     def rounds_of(self, rounds, **forms):
-        """Each form's child once per round, the forms alternating; medians of each figure and of each ratio to the first."""
+        """{form: [its figures in each round]}, the forms alternating in each round."""
         runs = {name: [] for name in forms}
         for _ in range(rounds):
             for name, kwargs in forms.items():
                 runs[name].append(self.measure(**kwargs))
-        first = next(iter(runs.values()))
-        result = {}
-        for name, rs in runs.items():
-            result[name] = {k: statistics.median(r[k] for r in rs) for k in ("first_ms", "epoch_ms", "peak_mb")}
-            result[name]["ratio_epoch_ms"] = statistics.median(r["epoch_ms"] / f["epoch_ms"] for r, f in zip(rs, first))
-        return result
+        return runs
 
-    def first_run_and_rerun(self, rounds):
-        """Seconds of `import tensorflow`, a first run and a re-run, alternating; rows of the table."""
-        script = [sys.executable, str(ROOT / "sine_wave.py"), "--no-show", "--out", str(self.root / "output")]
-        forms = {"`python -c \"import tensorflow\"`": (False, [sys.executable, "-c", "import tensorflow"]),
-                 "`python sine_wave.py --no-show`, first run (compile cache empty)": (True, script),
-                 "`python sine_wave.py --no-show`, re-run (compile cache filled by the first)": (False, script)}
-        times = {name: [] for name in forms}
-        for _ in range(rounds):  # alternating, so all three see the same machine
-            for name, (empty, cmd) in forms.items():
+    def whole_runs(self, rounds):
+        """Seconds of `import tensorflow` and the commands, alternating; rows of the table."""
+        forms = [
+            ('`python -c "import tensorflow"`', False, [sys.executable, "-c", "import tensorflow"])
+        ]
+        script = [sys.executable, str(ROOT / "sine_wave.py"), "--no-show", "--out"]
+        forms.append(
+            ("`python sine_wave.py --no-show`", False, [*script, str(self.root / "output")])
+        )
+        if self.against:
+            script = [sys.executable, str(Path(self.against) / "sine_wave.py"), "--no-show"]
+            cmd = [*script, "--out", str(self.root / "output-against")]
+            command = f"`python {Path(self.against) / 'sine_wave.py'} --no-show`"
+            forms.append((f"{command}, compile cache empty", True, cmd))
+            forms.append((f"{command}, compile cache filled by the run before", False, cmd))
+        times = {name: [] for name, _, _ in forms}
+        for _ in range(rounds):
+            for name, empty, cmd in forms:
                 if empty:
                     self.empty_cache()
                 started = time.perf_counter()
-                run_child(cmd, self.env)
+                self.run(cmd)
                 times[name].append(time.perf_counter() - started)
-        base = next(iter(times.values()))
-        return [[name, f"{statistics.median(t):.2f}", f"{statistics.median(a - b for a, b in zip(t, base)):.2f}",
-                 f"{statistics.median(a / b for a, b in zip(t, base)):.2f}"] for name, t in times.items()]
+        imports, ours = times[forms[0][0]], times[forms[1][0]]
+        rows = []
+        for name, t in times.items():
+            past = statistics.median(a - b for a, b in zip(t, imports))
+            rows.append(
+                [
+                    name,
+                    f"{statistics.median(t):.2f}",
+                    f"{past:.2f}",
+                    f"{statistics.median(a / b for a, b in zip(t, imports)):.2f}",
+                    f"{statistics.median(a / b for a, b in zip(t, ours)):.2f}",
+                ]
+            )
+        return rows
 
     def phases(self, rounds):
-        """Medians over `rounds` re-runs of each phase's seconds; rows of the table, and whether the metrics match."""
-        runs, walls = [], []
+        """Medians over `rounds` processes of each phase's seconds: the table's rows, and whether
+        every timed run's metrics.json is the command's."""
+        command = self.root / "output" / "metrics.json"
+        if not command.exists():  # the whole-run table did not run the command
+            self.run(
+                [
+                    sys.executable,
+                    str(ROOT / "sine_wave.py"),
+                    "--no-show",
+                    "--out",
+                    str(command.parent),
+                ]
+            )
+        runs = []
         for n in range(rounds):
             out = self.root / f"phases-{n}"
-            started = time.perf_counter()
-            proc = run_child([sys.executable, __file__, "--phases", str(out)], self.env)
-            walls.append(time.perf_counter() - started)
+            started, began = time.perf_counter(), time.time()
+            proc = self.run([sys.executable, __file__, "--phases", str(out)])
+            wall, ended = time.perf_counter() - started, time.time()
             run = json.loads(proc.stdout.strip().splitlines()[-1])
-            if run["traces"] != {"output": 1, "train_op": 1}:  # get_concrete_function's trace was not reused
-                raise SystemExit(f"the timed run traced again: {run['traces']}")
+            if any(before != after for before, after in run["traces"].values()):
+                raise SystemExit(f"the timed call traced again: {run['traces']}")
+            s = run["seconds"]
+            s["start"] = run["main_began"] - began
+            s["exit"] = ended - run["main_ended"]
+            s["rest"] = run["main_s"] - sum(v for k, v in s.items() if k not in ("start", "exit"))
+            s["total"], s["past"] = wall, wall - s["import"]
             runs.append(run)
-        same = all((self.root / f"phases-{n}" / "metrics.json").read_text() ==
-                   (self.root / "output" / "metrics.json").read_text() for n in range(rounds))
-        calls = runs[0]["calls"]
-        epochs = calls.get("train_op, later calls", 0)
-        later = calls.get("output, later calls", 0)
+        same = all(
+            (self.root / f"phases-{n}" / "metrics.json").read_bytes() == command.read_bytes()
+            for n in range(rounds)
+        )
+        calls, traces = runs[0]["calls"], runs[0]["traces"]
+        n = {
+            key: calls.get(key, 0)
+            for key in ("train_op, later calls", "output, later calls", "figure")
+        }
+        step_traces = traces["train_op"][0]
         labels = [  # (key, label), in the order a run meets them
-            ("outside", "Python's start and exit, `import sine_wave` (NumPy): outside main()"),
-            ("quiet_stderr", "the stderr filter: its helper process started and stopped (quiet_stderr)"),
+            ("start", "Python's start, `import sine_wave` (NumPy): before main()"),
+            ("quiet_stderr", "the stderr filter: its helper process started and stopped"),
             ("load_pyplot", "import of Matplotlib (load_pyplot)"),
             ("import", "import tensorflow (in load_tensorflow)"),
-            ("CompileCache", "the compile cache: its folder chosen and checked (CompileCache)"),
-            ("devices", "device start (tf.config.list_logical_devices)"),
-            ("load_tensorflow", "XLA's warm-up compile, op determinism: the rest of load_tensorflow"),
-            ("fill", "the compile cache: programs checked and copied into the run's folder (CompileCache.fill)"),
+            (
+                "load_tensorflow",
+                "the rest of load_tensorflow: XLA's warm-up compile, devices' start, determinism",
+            ),
             ("output: tracing", "prediction: tracing (output.get_concrete_function)"),
-            ("output: compile or cache load, and the run", "prediction: compile or cache load, and the run "
-                                                            "(first call of `output`)"),
-            ("train_op: tracing", "the step: tracing (train_op.get_concrete_function)"),
-            ("train_op: compile or cache load, and the run", "the step: compile or cache load, and epoch 0 "
-                                                              "(first train_op call)"),
-            ("train_op, later calls", f"the epochs: the other {epochs} train_op calls"),
-            ("output, later calls", f"the other {later} predictions (calls of `output`)"),
-            ("figure", f"figures ({calls.get('figure', 0)} Output.figure calls: draw, save)"),
+            (
+                "output: compile and the run",
+                "prediction: XLA's compile and the run (first call of `output`)",
+            ),
+            (
+                "train_op: tracing",
+                f"the step: tracing, {step_traces} trace(s) (train_op.get_concrete_function)",
+            ),
+            (
+                "train_op: compile and the run",
+                "the step: XLA's compile and epoch 0 (first train_op call)",
+            ),
+            (
+                "train_op, later calls",
+                f"the epochs: the other {n['train_op, later calls']} train_op calls",
+            ),
+            (
+                "output, later calls",
+                f"the other {n['output, later calls']} predictions (calls of `output`)",
+            ),
+            ("figure", f"figures ({n['figure']} Output.figure calls: draw, save)"),
             ("save", "the checkpoint (Output.save)"),
-            ("finish", "metrics and metrics.json, the move into --out (Output.finish less its figure, "
-                       "Output.commit)"),
-            ("keep", "the compile cache: new programs kept (CompileCache.keep)"),
+            (
+                "finish",
+                "metrics, metrics.json, predictions.csv (Output.finish, less its figure, the move)",
+            ),
+            ("commit", "the move into --out (Output.commit)"),
             ("rest", "the rest of main(): gen_seq, the variables, the loop's log lines, ..."),
+            ("exit", "Python's exit, TensorFlow's teardown with it: after main()"),
         ]
-        for run, wall in zip(runs, walls):
-            s = run["seconds"]
-            s["outside"] = wall - run["main_s"]
-            s["rest"] = run["main_s"] - sum(v for k, v in s.items() if k != "outside")
-            s["total"], s["past"] = wall, wall - s["import"]
-        med = {key: statistics.median(r["seconds"].get(key, 0.0) for r in runs)
-               for key in [k for k, _ in labels] + ["total", "past"]}
-        rows = [[label, f"{med[key]:.3f}", f"{100 * med[key] / med['total']:.1f}"] for key, label in labels]
-        rows += [["past import tensorflow: all but the import's row", f"{med['past']:.3f}",
-                  f"{100 * med['past'] / med['total']:.1f}"],
-                 ["the whole process (wall)", f"{med['total']:.3f}", "100.0"]]
+        keys = [k for k, _ in labels] + ["total", "past"]
+        med = {key: statistics.median(r["seconds"].get(key, 0.0) for r in runs) for key in keys}
+        rows = [
+            [label, f"{med[key]:.3f}", f"{100 * med[key] / med['total']:.1f}"]
+            for key, label in labels
+        ]
+        rows.append(
+            [
+                "past import tensorflow: all but its row",
+                f"{med['past']:.3f}",
+                f"{100 * med['past'] / med['total']:.1f}",
+            ]
+        )
+        rows.append(["the whole process (wall)", f"{med['total']:.3f}", "100.0"])
         return rows, same
 
 
 def epochs_for(hidden, quick):
-    """200 epochs up to 64 units, 50 at 256, 12 at 1024 (an eighth with --quick)."""
+    """200 epochs up to 64 units, 50 at 256, 12 at 1024 (an eighth with --quick, at least 3)."""
     return max(3, min(200, 12800 // hidden) // (8 if quick else 1))
 
 
@@ -333,80 +473,214 @@ def table(title, header, rows):
     sys.stdout.flush()
 
 
+def version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe(folder):
+    """`git describe --always --dirty` of a checkout, or '?'."""
+    cmd = ["git", "-C", str(folder), "describe", "--always", "--dirty"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    return proc.stdout.strip() or "?"
+
+
+def per_epoch(bench, args, tables):
+    """The epochs, copies and no-xla tables: per --hidden, each form's process once a round."""
+    against, rounds = args.against, args.rounds
+    copies_flag = tuple(map(int, version("tensorflow").split(".")[:2])) >= (2, 19)
+    figures = ("first_ms", "epoch_ms", "peak_mb")
+    rows, copies, plain, paired = [], [], [], []
+    for n, hidden in enumerate(args.hidden):
+        size = dict(hidden=hidden, epochs=epochs_for(hidden, args.quick))
+        forms = {"ours": size}
+        if against and "epochs" in tables:
+            forms["against"] = dict(size, folder=against)
+        if copies_flag and "copies" in tables:  # XLA of TF 2.19 and later knows the flag
+            forms["default"] = dict(size, flags=DEFAULT_COPIES)
+        for name in ("jax", "torch") if "epochs" in tables else ():
+            if getattr(args, name):
+                script = str(ROOT / "benchmarks" / f"{name}_reference.py")
+                forms[name] = dict(size, reference=(getattr(args, name), script))
+        if against and "paired" in tables:
+            forms["paired"] = dict(size, paired=against)
+        if n == 0 and "no-xla" in tables:  # in the same rounds, fewer epochs: it is slow
+            forms["plain"] = dict(size, epochs=NO_XLA_EPOCHS, xla=False)
+        if len(forms) == 1 and "epochs" not in tables:
+            continue
+        runs = bench.rounds_of(rounds, **forms)
+        if "paired" in runs:
+            rs = runs.pop("paired")
+            ms = [statistics.median(r["epoch_ms"][n] for r in rs) for n in (0, 1)]
+            ratios = [r["ratio"] for r in rs]
+            low, mid, high = min(ratios), statistics.median(ratios), max(ratios)
+            row = [hidden, size["epochs"], f"{ms[0]:.2f}", f"{ms[1]:.2f}", f"{mid:.3f}"]
+            paired.append(row + [f"{low:.3f}", f"{high:.3f}"])
+        med = {
+            name: {k: statistics.median(r[k] for r in rs) for k in figures}
+            for name, rs in runs.items()
+        }
+        ours = med["ours"]
+        row = [
+            hidden,
+            size["epochs"],
+            f"{ours['first_ms'] / 1000:.2f}",
+            f"{ours['epoch_ms']:.2f}",
+            f"{ours['peak_mb']:.0f}",
+        ]
+        for name in "against", "jax", "torch":
+            if name in med:
+                other, ratio = med[name], median_ratio(runs, "ours", name)
+                row += [
+                    f"{other['first_ms'] / 1000:.2f}",
+                    f"{other['epoch_ms']:.2f}",
+                    f"{other['peak_mb']:.0f}",
+                    f"{ratio:.2f}",
+                ]
+        rows.append(row)
+        if "default" in med:
+            ratio = median_ratio(runs, "default", "ours")
+            copies.append(
+                [
+                    hidden,
+                    f"{ours['epoch_ms']:.2f}",
+                    f"{med['default']['epoch_ms']:.2f}",
+                    f"{ratio:.2f}",
+                ]
+            )
+        if "plain" in med:
+            ratio = median_ratio(runs, "plain", "ours")
+            plain = [
+                ["XLA (`jit_compile=True`)", size["epochs"], f"{ours['epoch_ms']:.2f}", "1.00"],
+                ["`--no-xla`", NO_XLA_EPOCHS, f"{med['plain']['epoch_ms']:.2f}", f"{ratio:.1f}"],
+            ]
+    if "epochs" in tables:
+        header = [
+            "--hidden",
+            "epochs",
+            "first epoch s (trace and compile)",
+            "ms per epoch, each waited for",
+            "peak MB",
+        ]
+        others = [
+            (against, f"--against {against}"),
+            (args.jax, "JAX"),
+            (args.torch, "PyTorch nn.LSTM"),
+        ]
+        for given, label in others:
+            if given:
+                header += [f"{label}: first epoch s", f"{label}: ms per epoch", f"{label}: peak MB"]
+                header.append(f"this checkout's ms ÷ {label}'s (the rounds' median)")
+        table(
+            "Per epoch and peak memory against --hidden (one process per figure, medians)",
+            header,
+            rows,
+        )
+    if paired:
+        table(
+            f"Per epoch, this checkout and --against {against} in one process, epoch by epoch",
+            [
+                "--hidden",
+                "epochs, each",
+                "ms per epoch, this checkout",
+                "ms per epoch, --against",
+                "this checkout's ÷ --against's (median over the rounds)",
+                "lowest round",
+                "highest round",
+            ],
+            paired,
+        )
+    if copies:
+        table(
+            "XLA's copy insertion: with region analysis (the script's setting) and XLA's default",
+            [
+                "--hidden",
+                "ms per epoch, region analysis",
+                "ms per epoch, XLA's default",
+                "× slower by default",
+            ],
+            copies,
+        )
+    if plain:
+        table(
+            f"The step with XLA and as a plain tf.function (`--no-xla`), --hidden {args.hidden[0]}",
+            [
+                "form",
+                "epochs",
+                "ms per epoch, each waited for",
+                "× the XLA step (the rounds' median ratio)",
+            ],
+            plain,
+        )
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--hidden", type=int, nargs="+", default=[10, 64, 256], help="sizes (default: 10 64 256)")
-    p.add_argument("--jax", metavar="PYTHON", help="an interpreter with JAX installed, for the JAX columns")
-    p.add_argument("--torch", metavar="PYTHON", help="an interpreter with PyTorch installed, for the PyTorch columns")
-    p.add_argument("--quick", action="store_true", help="fewer epochs, one round of processes per table, no untimed warm-up")
-    p.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
-    p.add_argument("--phases", metavar="OUT", help=argparse.SUPPRESS)
-    p.add_argument("--no-xla", action="store_true", help=argparse.SUPPRESS)
+    add = p.add_argument
+    add("--hidden", type=int, nargs="+", default=[10, 64, 256], help="sizes (default: 10 64 256)")
+    add("--against", metavar="DIR", help="a folder holding another version's sine_wave.py")
+    add("--tables", nargs="+", choices=TABLES, default=TABLES, help="the tables to print (all)")
+    add("--rounds", type=int, help="processes per form and figure (5; 1 with --quick)")
+    add("--quick", action="store_true", help="few epochs, one round, no untimed warm-up")
+    add("--jax", metavar="PYTHON", help="an interpreter with JAX installed, for the JAX columns")
+    add("--torch", metavar="PYTHON", help="an interpreter with PyTorch, for the PyTorch columns")
+    add("--child", nargs=4, help=argparse.SUPPRESS)
+    add("--paired", nargs=4, help=argparse.SUPPRESS)
+    add("--phases", metavar="OUT", help=argparse.SUPPRESS)
+    add("--no-xla", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        return child(*args.child, xla=not args.no_xla)
+        folder, hidden, epochs, out = args.child
+        return epochs_child(folder, int(hidden), int(epochs), out, xla=not args.no_xla)
     if args.phases:
         return phases_child(args.phases)
-    import importlib.metadata
-
-    rounds = 1 if args.quick else 5
-    tf_version = [importlib.metadata.version(name) for name in ("tensorflow", "keras")]
-    print(f"sine_wave.py benchmark: Python {sys.version.split()[0]}, TensorFlow {tf_version[0]}, Keras {tf_version[1]}, "
-          f"{os.cpu_count()} cores", flush=True)
+    if args.paired:
+        hidden, epochs, *folders = args.paired
+        return paired_child(int(hidden), int(epochs), *folders)
+    if args.against and not (Path(args.against) / "sine_wave.py").is_file():
+        p.error(f"--against {args.against!r}: no sine_wave.py there")
+    args.against = args.against and str(Path(args.against).resolve())
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    tables = set(args.tables)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"sine_wave.py benchmark, {date.today()}: {platform.machine()}, {cores} cores, Python "
+        f"{platform.python_version()}, TensorFlow {version('tensorflow')}, "
+        f"Keras {version('keras')}; "
+        f"this checkout {describe(ROOT)}"
+        + (f", --against {args.against} {describe(args.against)}" if args.against else "")
+        + f"; {args.rounds} round(s)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="sine_wave-bench-") as root:
-        bench = Bench(root, warm=not args.quick)  # --quick: its first process pays for them
-        rows, copies, first_size, new_flag = [], [], None, tuple(map(int, tf_version[0].split(".")[:2])) >= (2, 19)
-        for hidden in args.hidden:
-            epochs = epochs_for(hidden, args.quick)
-            forms = {"ours": dict(hidden=hidden, epochs=epochs)}
-            if args.jax:
-                forms["jax"] = dict(hidden=hidden, epochs=epochs, jax=args.jax)
-            if args.torch:
-                forms["torch"] = dict(hidden=hidden, epochs=epochs, torch=args.torch)
-            if new_flag:  # XLA of TF 2.19 and later knows the flag (sine_wave.XLA_COPY_FLAG)
-                forms["default"] = dict(hidden=hidden, epochs=epochs,
-                                        flags="--xla_cpu_copy_insertion_use_region_analysis=false")
-            got = bench.rounds_of(rounds, **forms)
-            ours = got["ours"]
-            first_size = first_size if rows else ours
-            row = [hidden, epochs, f"{ours['first_ms'] / 1000:.2f}", f"{ours['epoch_ms']:.2f}", f"{ours['peak_mb']:.0f}"]
-            if args.jax:
-                jax = got["jax"]
-                row += [f"{jax['epoch_ms']:.2f}", f"{jax['peak_mb']:.0f}", f"{1 / jax['ratio_epoch_ms']:.2f}"]
-            if args.torch:
-                torch = got["torch"]
-                row += [f"{torch['epoch_ms']:.2f}", f"{torch['peak_mb']:.0f}", f"{1 / torch['ratio_epoch_ms']:.2f}"]
-            rows.append(row)
-            if new_flag:
-                default = got["default"]
-                copies.append([hidden, f"{ours['epoch_ms']:.2f}", f"{default['epoch_ms']:.2f}",
-                               f"{default['ratio_epoch_ms']:.2f}"])
-        header = ["--hidden", "epochs", "first epoch s (trace and compile)",
-                  "ms per epoch, each waited for (as the script runs)", "peak MB"]
-        table("Per epoch and peak memory against --hidden (one process per figure, medians)",
-              header + (["JAX ms, waited", "JAX peak MB", "× JAX (median of the rounds' ratios)"] if args.jax else [])
-              + (["PyTorch nn.LSTM ms, waited", "PyTorch peak MB", "× PyTorch (median of the rounds' ratios)"]
-                 if args.torch else []), rows)
-        if copies:
-            table("XLA's copy insertion: with region analysis (the script's setting) and XLA's default",
-                  ["--hidden", "ms per epoch, region analysis", "ms per epoch, XLA's default", "× slower by default"],
-                  copies)
-        small, xla = args.hidden[0], first_size
-        plain = bench.rounds_of(rounds, plain=dict(hidden=small, epochs=20, xla=False))["plain"]  # 20 epochs: it is slow
-        table(f"The step with XLA and as a plain tf.function (`--no-xla`), --hidden {small}",
-              ["form", "ms per epoch, each waited for", "× the XLA step"],
-              [["XLA (`jit_compile=True`)", f"{xla['epoch_ms']:.2f}", "1.00"],
-               ["`--no-xla`", f"{plain['epoch_ms']:.2f}", f"{plain['epoch_ms'] / xla['epoch_ms']:.1f}"]])
-        table("First run and re-run against import tensorflow (alternating as separate processes, medians)",
-              ["command", "seconds", "seconds past import tensorflow", "× import tensorflow"],
-              bench.first_run_and_rerun(rounds))
-        phase_rows, same = bench.phases(rounds)  # the cache as the last re-run left it: warm
-        table(f"Where a re-run's time goes, past import tensorflow (sine_wave.main() timed phase by phase, compile "
-              f"cache warm, {'one process' if rounds == 1 else f'medians of {rounds} processes'})",
-              ["phase", "seconds", "% of the whole process"], phase_rows)
-        print(f"\nThe timed runs' metrics.json is the command's, byte for byte: {'yes' if same else 'NO'}")
-        print("(Past the import alone, not the whole `python -c \"import tensorflow\"` of the table before, which also "
-              "pays Python's teardown of TensorFlow at exit; sine_wave.py skips it with os._exit.)")
+        bench = Bench(root, args.against, warm=not args.quick)  # --quick: its first process pays
+        per_epoch(bench, args, tables)
+        if "runs" in tables:
+            table(
+                "The whole run against import tensorflow (one process each, alternating, medians)",
+                [
+                    "command",
+                    "seconds",
+                    "seconds past import tensorflow",
+                    "× import tensorflow",
+                    "× `sine_wave.py --no-show`",
+                ],
+                bench.whole_runs(args.rounds),
+            )
+        if "phases" in tables:
+            rows, same = bench.phases(args.rounds)
+            processes = "one process" if args.rounds == 1 else f"medians of {args.rounds} processes"
+            table(
+                f"Where a run's time goes (sine_wave.main() timed phase by phase, {processes})",
+                ["phase", "seconds", "% of the whole process"],
+                rows,
+            )
+            print(
+                "\nThe timed runs' metrics.json is the command's, byte for byte: "
+                + ("yes" if same else "NO")
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The same training step in PyTorch, for comparison only (PyTorch is not a dependency of this project).
+"""The same training step in PyTorch, for comparison only (PyTorch is not a project dependency).
 
 One epoch as sine_wave.py's: TF 0.7's LSTM cell over the 628 windows, the read-out W, b, the post's
 error, global-norm clipping to 5 and Adam with epsilon 1e-8. Two forms: `lstm`, PyTorch's own fused
@@ -26,10 +26,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sine_wave as sw  # noqa: E402  (NumPy only: gen_seq, gen_inputs and the settings)
 
+CLIP_NORM = 5.0  # the post's clip_by_global_norm(..., 5.)
+ADAM_EPSILON = 1e-8  # TF 0.7's AdamOptimizer's
+
+
+def learning_rate(i):
+    """The post's learning-rate chain as it runs (sine_wave.run): 1e-2, then 5e-3 after epoch 25."""
+    return 5e-3 if i > 25 else 1e-2
+
 
 def model(form, hidden, width):
     g = torch.Generator().manual_seed(sw.seed)
-    M = (torch.rand(width + hidden, 4 * hidden, generator=g) * 0.2 - 0.1)  # 0.7's one matrix over [x, h]
+    M = torch.rand(width + hidden, 4 * hidden, generator=g) * 0.2 - 0.1  # 0.7's over [x, h]
     W = (torch.rand(hidden, 1, generator=g) * 2 - 1) * np.sqrt(3.0 / hidden)
     b = (torch.rand(1, generator=g) * 2 - 1) * np.sqrt(3.0)
     if form == "lstm":
@@ -38,7 +46,9 @@ def model(form, hidden, width):
         with torch.no_grad():
             lstm.weight_ih_l0.copy_(torch.cat([i, f, j, o], 1)[:width].T)
             lstm.weight_hh_l0.copy_(torch.cat([i, f, j, o], 1)[width:].T)
-            lstm.bias_ih_l0.copy_(torch.cat([torch.zeros(hidden), torch.ones(hidden), torch.zeros(2 * hidden)]))
+            lstm.bias_ih_l0.copy_(
+                torch.cat([torch.zeros(hidden), torch.ones(hidden), torch.zeros(2 * hidden)])
+            )
             lstm.bias_hh_l0.zero_()
         W, b = torch.nn.Parameter(W), torch.nn.Parameter(b)
         params = [*lstm.parameters(), W, b]
@@ -64,24 +74,37 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=100)
     args = p.parse_args(argv)
     x, y = sw.gen_seq()
-    seq_input, seq_target = (torch.tensor(a, dtype=torch.float32) for a in sw.gen_inputs(y, len(x) // 2, 0))
+    seq_input, seq_target = (
+        torch.tensor(a, dtype=torch.float32) for a in sw.gen_inputs(y, len(x) // 2, 0)
+    )
     params, forward = model(args.form, args.hidden, sw.seq_width)
-    optimizer = torch.optim.Adam(params, lr=0.0, eps=sw.adam_epsilon)
+    optimizer = torch.optim.Adam(params, lr=0.0, eps=ADAM_EPSILON)
     times, errors = [], []
     for i in range(args.epochs):  # each epoch waited for
         started = time.perf_counter()
         for group in optimizer.param_groups:
-            group["lr"] = sw.learning_rate(i)
+            group["lr"] = learning_rate(i)
         optimizer.zero_grad()
         err = torch.sqrt(torch.sum((forward(seq_input) - seq_target) ** 2))
         err.backward()
-        torch.nn.utils.clip_grad_norm_(params, sw.clip_norm)
+        torch.nn.utils.clip_grad_norm_(params, CLIP_NORM)
         optimizer.step()
         errors.append(float(err.detach()))
         times.append(time.perf_counter() - started)
-    print(json.dumps({"torch": torch.__version__, "form": args.form, "hidden": args.hidden, "threads": torch.get_num_threads(),
-                      "first_ms": 1000 * times[0], "epoch_ms": 1000 * statistics.median(times[1:]),
-                      "error": [errors[0], errors[-1]], "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "form": args.form,
+                "hidden": args.hidden,
+                "threads": torch.get_num_threads(),
+                "first_ms": 1000 * times[0],
+                "epoch_ms": 1000 * statistics.median(times[1:]),
+                "error": [errors[0], errors[-1]],
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
