@@ -408,16 +408,14 @@ class Signals:
 
     @contextlib.contextmanager
     def blocked(self):
-        """Signals wait until the block is done, then are kept, not raised."""
+        """Signals wait until the block is done (one another thread takes is kept, not raised)."""
         if not MASKABLE:  # docs/robustness.md
             yield
             return
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             yield
-        finally:
-            for s in signal.sigpending() & set(SIGNALS):
-                self.caught.append(signal.sigwait([s]))
+        finally:  # one that waited raises now, if it is the first
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def __exit__(self, *exc):
@@ -605,15 +603,13 @@ def checkpoint_settings(args):
     """The settings --restore loads, each checked, or a UserError saying why not."""
     prefix = os.path.join(args.out, checkpoint_name(args))
     again = f"train it with: {command(**vars(args))}"
-    if not is_file(prefix + ".index"):  # not a FIFO either: TensorFlow would wait on it
-        there = sorted(p.stem for p in Path(args.out).glob("sine-wave-rnn-*.index"))
+    if not os.path.isfile(prefix + ".index"):  # not a FIFO: TensorFlow would wait on it
+        there = [repr(p.stem) for p in Path(args.out).glob("sine-wave-rnn-*.index") if p.is_file()]
         if there:  # named by their --hidden and --seq-width
-            again = f"{args.out!r} holds {', '.join(there)}: give --restore that one's settings"
+            again = f"{args.out!r} holds {', '.join(sorted(there))}: give --restore those settings"
         raise UserError(f"no checkpoint {prefix + '.index'!r}; {again}")
-    if not is_file(prefix + ".data-00000-of-00001"):
-        raise UserError(
-            f"cannot read checkpoint {prefix!r}: its .data file is missing or not a file"
-        )
+    if not os.path.isfile(prefix + ".data-00000-of-00001"):
+        raise UserError(f"cannot read checkpoint {prefix!r}: no .data file beside it")
     load_tensorflow(not args.no_xla)
     key = "settings/.ATTRIBUTES/VARIABLE_VALUE"
     try:
@@ -720,7 +716,7 @@ def parse_args(argv=None):
     schedules = "as-written: 1e-2, then 5e-3, as the post's chain ran; stepped: as it was meant"
     add("--lr-schedule", choices=SCHEDULES, default="as-written", help=schedules)
     add("--out", default="output", help="folder for all the run writes (%(default)s)")
-    add("--animate", action="store_true", help="also write training.gif, the output every 4 epochs")
+    add("--animate", action="store_true", help="also write training.gif, the output as it trains")
     add("--no-show", action="store_true", help="open no windows (each waits to be closed)")
     add("--restore", action="store_true", help="predict with the saved checkpoint, no training")
     add("--no-xla", action="store_true", help="run the step as a plain tf.function, without XLA")

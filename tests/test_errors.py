@@ -197,6 +197,33 @@ def test_restore_never_reads_a_fifo_named_as_the_checkpoint(earlier):
     assert snapshot(folder) == {k: v for k, v in before.items() if k != index.name}
 
 
+def test_restore_reads_a_checkpoint_through_links(earlier, main, tmp_path):
+    """A checkpoint whose two files are links to the real ones restores as the real one does."""
+    folder, _ = earlier
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for suffix in (".index", ".data-00000-of-00001"):
+        (linked / (CKPT + suffix)).symlink_to(folder / (CKPT + suffix))
+    proc = main("--restore", "--no-show", "--no-xla", "--out", linked)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Restoring sine-wave-rnn-10-10-0, trained with")
+
+
+def test_names_of_other_checkpoints_are_quoted(earlier, main):
+    """Issue 25, rows 4 and 14: a file name in --out can hold a newline or an escape; the error
+    that names the checkpoints there shows it quoted, on one line."""
+    folder, before = earlier
+    for suffix in (".index", ".data-00000-of-00001"):
+        (folder / (CKPT + suffix)).unlink()
+    forged = "sine-wave-rnn-x\nsine_wave.py: error: forged"
+    (folder / (forged + ".index")).write_text("")
+    (folder / "sine-wave-rnn-\x1b[31mRED.index").write_text("")
+    (folder / "sine-wave-rnn-dir.index").mkdir()  # not a checkpoint: not named
+    proc = main("--restore", "--no-show", "--out", folder)
+    line = one_line_error(proc, 1, repr(forged), repr("sine-wave-rnn-\x1b[31mRED"))
+    assert "\x1b" not in line and "sine-wave-rnn-dir" not in line, line
+
+
 # --- Crafted checkpoints (issue 25, rows 1 to 5): real weights, only the stored settings bad
 def craft(folder, settings, name=CKPT):
     """Write a checkpoint as the script writes it, its `settings` variable holding `settings` (a
