@@ -2,7 +2,7 @@
 
 The post's six code blocks in its order, under its names, computing what TF 0.7 computed; below the
 fence, what the post does not have. README.md maps each block and lists every difference.
-`# fmt: skip` keeps the post's own spelling of a line (`-.1`, `5.`, `'lr'`) from the formatter.
+`# fmt: skip` and `# fmt: off` keep the post's spelling (`-.1`, `5.`, `'lr'`) from the formatter.
 """
 
 import math
@@ -16,8 +16,7 @@ lag = 60  # the target lies `lag` steps past the window's end
 epochs = 100  # for i in range(100)
 seed = 20160310  # not in the post: its date; same seed, same log
 
-# import tensorflow as tf; import matplotlib.pylab as plt: each once, quietly, below the fence
-tf = plt = None
+tf = plt = None  # import tensorflow as tf; import matplotlib.pylab as plt: below the fence
 
 
 # --- Post block 1: "Feeding a random sequence might not be very interesting, so lets generate one"
@@ -41,8 +40,7 @@ class LSTMCell:
     """TF 0.7's rnn_cell.LSTMCell(num_hidden, seq_width, initializer=initializer)."""
 
     def __init__(self, num_hidden, seq_width, initializer):
-        # One matrix over [input, h_prev] for the gates i, j, f, o, from `initializer`; a zero bias.
-        # 0.7's names (docs/tf07.md), kept in the checkpoint
+        # One [input, h_prev] matrix for gates i, j, f, o; a zero bias; 0.7's names (docs/tf07.md)
         shape = [seq_width + num_hidden, 4 * num_hidden]
         self.W = tf.Variable(initializer(shape), name="RNN/LSTMCell/W_0")
         self.B = tf.Variable(tf.zeros([4 * num_hidden]), name="RNN/LSTMCell/B")
@@ -252,7 +250,6 @@ LIMITS = {
 }
 SETTINGS = (*LIMITS, "lr_schedule")
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
-MASKABLE = hasattr(signal, "pthread_sigmask")  # not on Windows
 # All a run can write but its checkpoint; one a run does not write, an earlier run's, goes
 RESULTS = ["sequence.png", "sequence-and-network-output.png", "training-complete.png"]
 RESULTS += ["training-error.png", "training.gif", "metrics.json", "predictions.csv"]
@@ -262,8 +259,8 @@ class UserError(Exception):
     """A problem the user can fix: (message, exit status=1)."""
 
 
-def first_line(exc):
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+def first_line(exc):  # "ValueError: its message's first line"
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 
 # --- A quiet console
@@ -322,8 +319,9 @@ def load_tensorflow(xla=False):
     try:
         import tensorflow
     except Exception as exc:  # ImportError, or a broken install's
-        reason, hint = f"{type(exc).__name__}: {first_line(exc)}", "pip install -r requirements.txt"
-        raise UserError(f"cannot import TensorFlow ({reason}); {hint}") from None
+        raise UserError(
+            f"cannot import TensorFlow ({first_line(exc)}); pip install -r requirements.txt"
+        ) from None
     # XLA reads XLA_FLAGS once, at its first compile; TF < 2.19 ends the process on this flag
     version = tuple(map(int, tensorflow.__version__.split(".")[:2]))
     if xla and version >= (2, 19) and "region_analysis" not in (before or ""):
@@ -351,8 +349,7 @@ def load_pyplot(show):
             matplotlib.use("agg")
         import matplotlib.pyplot as plt
     except Exception as exc:  # a bad MPLBACKEND, say
-        reason = f"{type(exc).__name__}: {first_line(exc)}"
-        raise UserError(f"cannot load Matplotlib ({reason})") from None
+        raise UserError(f"cannot load Matplotlib ({first_line(exc)})") from None
 
 
 def plot_training_error(ax, errors):
@@ -398,8 +395,14 @@ class Signals:
 
     def on_signal(self, signum, frame):
         self.caught.append(signum)
-        held = MASKABLE and signum in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        held = hasattr(signal, "pthread_sigmask") and signum in signal.pthread_sigmask(
+            signal.SIG_BLOCK, []
+        )
         if len(self.caught) == 1 and not held:  # held: in blocked(), another thread took it (TF's)
+            raise KeyboardInterrupt
+
+    def check(self):  # one kept, not raised (held, or lost in a finalizer): raise it now
+        if self.caught:
             raise KeyboardInterrupt
 
     def unraisable(self, info):  # what Python drops, raised in a finalizer: `caught` keeps it
@@ -409,7 +412,7 @@ class Signals:
     @contextlib.contextmanager
     def blocked(self):
         """Signals wait until the block is done (one another thread takes is kept, not raised)."""
-        if not MASKABLE:  # docs/robustness.md
+        if not hasattr(signal, "pthread_sigmask"):  # Windows (docs/robustness.md)
             yield
             return
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
@@ -449,8 +452,8 @@ def is_file(path):  # not a folder or a link
 class Output:
     """Each file into a scratch folder in --out, all moved in once the run succeeds."""
 
-    def __init__(self, args, signals):
-        self.args, self.signals, self.dir, self.committed = args, signals, None, False
+    def __init__(self, args):
+        self.args, self.signals, self.dir, self.committed = args, None, None, False
         self.names, self.errors, self.frames = [], [], []
 
     @contextlib.contextmanager
@@ -458,9 +461,8 @@ class Output:
         try:
             yield
         except (OSError, tf.errors.OpError) as exc:  # a full disk, --out removed mid-run
-            reason = (
-                getattr(exc, "strerror", None) or first_line(exc).split("}} ")[-1]
-            )  # TF's {{node}}
+            # TF's own text has a {{node ...}} prefix
+            reason = getattr(exc, "strerror", None) or first_line(exc).split("}} ")[-1]
             raise UserError(f"cannot write the results to {self.args.out!r}: {reason}") from None
 
     def path(self, name):
@@ -494,8 +496,7 @@ class Output:
         self.names.append(name)
 
     def epoch(self, i, err, net_outs):
-        if self.signals.caught:  # one whose raise a finalizer lost: stop now
-            raise KeyboardInterrupt
+        self.signals.check()
         err = float(err)
         if not math.isfinite(err):
             raise UserError(f"the training error became {err} at epoch {i}; training stopped")
@@ -523,11 +524,11 @@ class Output:
             Path(self.path("metrics.json")).write_text(json.dumps(metrics, indent=2) + "\n")
             write_predictions(self.path("predictions.csv"), x, train, test)
         self.names += ["metrics.json", "predictions.csv"]
-        if self.signals.caught:  # one that a finalizer lost: nothing written
-            raise KeyboardInterrupt
+        self.signals.check()  # before the move: nothing written
         gone = self.commit()
         removed = f"; removed an earlier run's {', '.join(gone)}" if gone else ""
         print(f"Wrote {os.path.join(self.args.out, '')}: {', '.join(self.names)}{removed}")
+        self.signals.check()  # one held during the move ends the run now, before the windows
 
     def commit(self):
         """New files in, an earlier run's others out; a failure puts all back; signals wait."""
@@ -622,8 +623,7 @@ def checkpoint_settings(args):
         raise UserError(f"checkpoint {prefix!r} is not this version's; {again}")
     # Only the settings it knows, each checked: never --out, --restore or another option
     settings = {key: stored.get(key) for key in SETTINGS} if type(stored) is dict else {}
-    problem = settings_problem(settings)
-    if problem:
+    if problem := settings_problem(settings):
         raise UserError(f"checkpoint {prefix!r} holds settings this script never writes: {problem}")
     if any(settings[key] != getattr(args, key) for key in ("hidden", "seq_width", "lag")):
         works = f"{command(args.out, **settings)} --restore"
@@ -637,7 +637,7 @@ def restore(saver, args):
     """saver.restore(session, ...): the weights, not Adam's state."""
     prefix = os.path.join(args.out, checkpoint_name(args))
     try:
-        saver.read(prefix).expect_partial()
+        saver.read(prefix).expect_partial().assert_existing_objects_matched()  # W, b, the cell
     except Exception as exc:
         raise UserError(f"cannot read checkpoint {prefix!r}: {first_line(exc)}") from None
 
@@ -676,10 +676,9 @@ def metrics_of(errors, options, y, train, test):
 
 def metrics_lines(m):
     which = "trained" if m["options"]["epochs"] else "untrained"
-    error = m["final_train_error"]
     label = f"Training error (the post's sqrt of sum of squares) of the {which} network"
     last = f" (the log's last epoch, {m['train_error']:.5f}, is from before its update)"
-    yield f"\n{label}: {error:.5f}{last if m['epochs'] else ''}"
+    yield f"\n{label}: {m['final_train_error']:.5f}{last if m['epochs'] else ''}"
     yield f"Test RMSE over the {m['test_positions']} test positions with a real target:"
     for key, label in BASELINES.items():
         yield f"  {label:<28}{m['test_rmse'][key]:>9.5f}"
@@ -700,9 +699,8 @@ def write_predictions(path, x, train, test):
 
 # --- The command line and main
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="sine_wave.py", description="The LSTM of 'TensorFlow and Recurrent Neural Networks'."
-    )
+    description = "The LSTM of 'TensorFlow and Recurrent Neural Networks'."
+    p = argparse.ArgumentParser(prog="sine_wave.py", description=description)
     p.error = lambda message: p.exit(2, f"{p.prog}: error: {message} (see --help)\n")  # one line
     add = p.add_argument
     for name, value, text in [
@@ -721,8 +719,7 @@ def parse_args(argv=None):
     add("--restore", action="store_true", help="predict with the saved checkpoint, no training")
     add("--no-xla", action="store_true", help="run the step as a plain tf.function, without XLA")
     args = p.parse_args(argv)
-    problem = settings_problem(settings_of(args))
-    if problem:
+    if problem := settings_problem(settings_of(args)):
         p.error(problem)
     if not args.out or os.path.lexists(args.out) and not os.path.isdir(args.out):
         p.error(f"argument --out: {args.out!r} is not a folder")
@@ -735,45 +732,50 @@ def parse_args(argv=None):
     return args
 
 
+def report(failure, out, signals):  # the run's error message and exit status
+    if signals.caught or isinstance(failure, KeyboardInterrupt):  # whatever else went wrong
+        signum, done = (signals.caught or [signal.SIGINT])[0], len(out.errors)
+        where = f" after {done} of {out.args.epochs} epochs" if done and not out.committed else ""
+        return f"interrupted by {signal.Signals(signum).name}{where}", 128 + signum
+    if failure is None:
+        return "", 0
+    if isinstance(failure, UserError):
+        return failure.args[0], failure.args[1] if len(failure.args) > 1 else 1
+    if isinstance(failure, (OSError, UnicodeEncodeError)):  # Output's own are UserErrors: the log's
+        reason = getattr(failure, "strerror", None) or failure
+        return f"cannot write the log to standard output: {reason}", 1
+    if not type(failure).__module__.startswith("tensorflow"):
+        raise failure  # a bug: its traceback
+    hint = "" if out.args.no_xla else "; --no-xla may help"  # an XLA compile failure, say
+    return f"TensorFlow failed: {first_line(failure)}{hint}", 1
+
+
 def main(argv=None):
     """Run the post; return the exit status."""
     args = parse_args(argv)
-    message, code = "", 0
+    out, failure = Output(args), None
     with Signals() as signals:
-        out = Output(args, signals)
         try:
+            out.signals = signals
             with quiet_stderr():
                 if args.restore:  # its settings, in effect from now, before anything is made
                     vars(args).update(checkpoint_settings(args))
                 load_pyplot(show=not args.no_show)
                 run(args, out)
-        except UserError as exc:
-            message, code = exc.args[0], exc.args[1] if len(exc.args) > 1 else 1
-        except KeyboardInterrupt:  # on_signal's, or one raised without a signal
-            signals.caught = signals.caught or [signal.SIGINT]
-        except (OSError, UnicodeEncodeError) as exc:  # Output's own are UserErrors: the log's
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            message, code = f"cannot write the log to standard output: {reason}", 1
-        except Exception as exc:  # TensorFlow's own (an XLA compile failure, say)
-            if not (signals.caught or type(exc).__module__.startswith("tensorflow")):
-                raise
-            hint = "" if args.no_xla else "; --no-xla may help"
-            message, code = f"TensorFlow failed: {type(exc).__name__}: {first_line(exc)}{hint}", 1
-        finally:
-            with contextlib.suppress(KeyboardInterrupt), signals.blocked():
-                if out.dir:  # the scratch folder, and an earlier run's files in it
-                    shutil.rmtree(out.dir, ignore_errors=True)
-        if signals.caught:  # a signal ends the run whatever else went wrong
-            signum, done = signals.caught[0], len(out.errors)
-            where = f" after {done} of {args.epochs} epochs" if done and not out.committed else ""
-            message, code = f"interrupted by {signal.Signals(signum).name}{where}", 128 + signum
-        if out.committed:
-            message += f"; the results were already written to {args.out!r}"
-        elif out.dir:
-            message += f"; nothing written, earlier results in {args.out!r} untouched"
-        if code:  # a signal now waits; stderr closed or full: the status says it
-            with contextlib.suppress(KeyboardInterrupt, OSError, ValueError), signals.blocked():
-                print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
+        except BaseException as exc:  # sorted below, where no signal cuts the sorting short
+            failure = exc
+        with contextlib.suppress(KeyboardInterrupt), signals.blocked():  # kept, not raised
+            if out.dir:  # the scratch folder, and an earlier run's files in it
+                shutil.rmtree(out.dir, ignore_errors=True)
+        with contextlib.suppress(KeyboardInterrupt), signals.blocked():
+            message, code = report(failure, out, signals)
+            if out.committed:
+                message += f"; the results were already written to {args.out!r}"
+            elif out.dir:
+                message += f"; nothing written, earlier results in {args.out!r} untouched"
+            if code:  # stderr closed or full: the status says it
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"sine_wave.py: error: {message}", file=sys.stderr, flush=True)
     return code
 
 

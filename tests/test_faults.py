@@ -12,7 +12,7 @@ import signal
 import sys
 
 import pytest
-from conftest import one_line_error, run_script, snapshot
+from conftest import one_line_error, run_script, snapshot, tf_version
 
 # Matplotlib's and Keras's own settings and caches, which they make in HOME on import
 LIBRARIES = (".cache/matplotlib/", ".config/matplotlib/", ".keras/")
@@ -138,8 +138,12 @@ def test_bad_xla_flags_are_one_line_and_leave_nothing(tmp_path, value, fragment)
     """Issue 25 row 13: XLA's own flag errors (it ends the process) are one line."""
     proc = run_script("--no-show", "--epochs", "1", "--out", tmp_path / "out", XLA_FLAGS=value)
     lines = proc.stderr.strip().splitlines()
-    assert proc.returncode != 0 and len(lines) == 1 and fragment in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    if "maybe" in value and tf_version() < (2, 19):  # TF 2.16's XLA says so and goes on
+        assert proc.returncode == 0 and proc.stdout.startswith("Epoch 0: "), proc.stdout
+        return
+    assert proc.returncode != 0 and proc.stdout == ""
     assert list(tmp_path.iterdir()) == []  # nothing made: TensorFlow loads before the first file
 
 

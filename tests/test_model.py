@@ -313,14 +313,16 @@ def test_xla_and_plain_steps_agree_and_no_epoch_traces_anew(tf, feed):
 def test_a_non_finite_error_stops_training_at_its_epoch_and_frames_are_every_4th(tf, tmp_path):
     argv = ["--no-show", "--epochs", "10", "--out", str(tmp_path)]
     with sine_wave.Signals() as signals:
-        out = sine_wave.Output(sine_wave.parse_args([*argv, "--animate"]), signals)
+        out = sine_wave.Output(sine_wave.parse_args([*argv, "--animate"]))
+        out.signals = signals
         for i in range(10):
             out.epoch(i, tf.constant(10.0 - i), tf.fill((628, 1), float(i)))
         assert out.errors == [10.0 - i for i in range(10)]
         # --animate: a frame every 4 epochs and the last, each the output of its epoch
         assert [i for i, _ in out.frames] == [0, 4, 8, 9]
         assert [float(outs[0, 0]) for _, outs in out.frames] == [0.0, 4.0, 8.0, 9.0]
-        out = sine_wave.Output(sine_wave.parse_args(argv), signals)
+        out = sine_wave.Output(sine_wave.parse_args(argv))
+        out.signals = signals
         out.epoch(0, tf.constant(3.0), tf.zeros((628, 1)))
         out.epoch(1, tf.constant(2.0), tf.zeros((628, 1)))
         with pytest.raises(sine_wave.UserError, match="became nan at epoch 2; training stopped"):
