@@ -123,3 +123,16 @@ def one_line_error(proc, status, *fragments):
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+# The post's learning-rate chain, exactly as written: the reference for tests/test_model.py (its
+# rates) and tests/test_style.py (the story's lines)
+POST_CHAIN = """
+new_lr = 1e-2
+if i > 25:
+    new_lr = 5e-3
+elif i > 50:
+    new_lr = 1e-4
+elif i > 75:
+    new_lr = 1e-5
+"""

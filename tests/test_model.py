@@ -12,6 +12,7 @@ import types
 
 import numpy as np
 import pytest
+from conftest import POST_CHAIN
 
 import sine_wave
 from sine_wave import Network, gen_inputs, gen_seq, make_train_op
@@ -86,15 +87,10 @@ def tf07_clip_and_adam(weights, grads, state, lr, epsilon=1e-8, b1=0.9, b2=0.999
 
 
 def post_chain(i):
-    """The post's learning-rate code, exactly as written."""
-    new_lr = 1e-2
-    if i > 25:
-        new_lr = 5e-3
-    elif i > 50:
-        new_lr = 1e-4
-    elif i > 75:
-        new_lr = 1e-5
-    return new_lr
+    """The post's learning-rate code, exactly as written (conftest.POST_CHAIN), run for epoch i."""
+    scope = {"i": i}
+    exec(POST_CHAIN, scope)
+    return scope["new_lr"]
 
 
 def meant_chain(i):

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import POST_CHAIN, ROOT
 
 SOURCE = (ROOT / "sine_wave.py").read_text()
 LINES = SOURCE.splitlines()
@@ -44,15 +44,7 @@ def test_the_story_quotes_the_posts_lines():
 def test_the_learning_rate_chain_is_the_posts_inline_in_the_loop():
     """The post's `if i > 25 / elif i > 50 / elif i > 75` chain, statement for statement, at the
     top of run()'s `for i in range(...)` loop, which assigns the rate, runs the step and prints."""
-    post = """
-new_lr = 1e-2
-if i > 25:
-    new_lr = 5e-3
-elif i > 50:
-    new_lr = 1e-4
-elif i > 75:
-    new_lr = 1e-5
-"""
+    post = POST_CHAIN
     run = story_function("run")
     loops = [
         n
