@@ -250,6 +250,7 @@ LIMITS = {
 }
 SETTINGS = (*LIMITS, "lr_schedule")
 SIGNALS = [getattr(signal, s) for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+MASKABLE = hasattr(signal, "pthread_sigmask")  # not on Windows (docs/robustness.md)
 # All a run can write but its checkpoint; one a run does not write, an earlier run's, goes
 RESULTS = ["sequence.png", "sequence-and-network-output.png", "training-complete.png"]
 RESULTS += ["training-error.png", "training.gif", "metrics.json", "predictions.csv"]
@@ -395,9 +396,7 @@ class Signals:
 
     def on_signal(self, signum, frame):
         self.caught.append(signum)
-        held = hasattr(signal, "pthread_sigmask") and signum in signal.pthread_sigmask(
-            signal.SIG_BLOCK, []
-        )
+        held = MASKABLE and signum in signal.pthread_sigmask(signal.SIG_BLOCK, [])
         if len(self.caught) == 1 and not held:  # held: in blocked(), another thread took it (TF's)
             raise KeyboardInterrupt
 
@@ -412,7 +411,7 @@ class Signals:
     @contextlib.contextmanager
     def blocked(self):
         """Signals wait until the block is done (one another thread takes is kept, not raised)."""
-        if not hasattr(signal, "pthread_sigmask"):  # Windows (docs/robustness.md)
+        if not MASKABLE:
             yield
             return
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
