@@ -349,7 +349,9 @@ def load_pyplot(show):
         if not show:
             matplotlib.use("agg")
         import matplotlib.pyplot as plt
-    except Exception as exc:  # a bad MPLBACKEND, say
+
+        plt.switch_backend(matplotlib.get_backend())  # loaded now: one it cannot start fails here
+    except Exception as exc:  # a bad MPLBACKEND, say, or TkAgg with no display
         raise UserError(f"cannot load Matplotlib ({first_line(exc)})") from None
 
 

@@ -34,19 +34,19 @@ needs_x = pytest.mark.skipif(
 
 @pytest.fixture
 def display():
-    for number in range(90, 120):
-        taken = (f"/tmp/.X11-unix/X{number}", f"/tmp/.X{number}-lock")
-        if not any(os.path.exists(path) for path in taken):
-            break
+    """A display of its own: Xvfb picks a free number and writes it to a pipe (-displayfd), so two
+    tests in two workers never share one."""
+    read, write = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1600x1000x24"],
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1600x1000x24"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=[write],
     )
-    deadline = time.monotonic() + 20
-    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-        assert time.monotonic() < deadline and server.poll() is None, "Xvfb did not start"
-        time.sleep(0.1)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()  # written once the server accepts connections
+    assert number and server.poll() is None, "Xvfb did not start"
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
